@@ -1,0 +1,124 @@
+"""DUNE run-control web UI: the app factory, the gunicorn entry point and the demo launcher.
+
+    create_app(settings=None, services=None) -> Dash     (the Flask server is app.server)
+    gunicorn app:server                                  production; settings from the environment
+    python app.py [--port 8050]                          demo on 127.0.0.1 with embedded defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from dash import Dash
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import settings as settings_module
+from auth.guard import init_auth
+from auth.rate_limit import LoginLimits
+from auth.views import make_blueprint as login_blueprint
+from callbacks import audit as audit_callbacks
+from callbacks import shell as shell_callbacks
+from callbacks import users as users_callbacks
+from callbacks.errors import on_callback_error
+from components.shell import shell
+from pages import nav_items
+from services import Services
+from settings import Settings, SettingsError
+from web.errors import register_error_handlers
+from web.health import make_blueprint as health_blueprint
+
+ROOT = Path(__file__).resolve().parent
+CALLBACK_MODULES = (shell_callbacks, audit_callbacks, users_callbacks)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Dash:
+    if settings is None:
+        settings = services.settings if services is not None else settings_module.from_env()
+    if services is None:
+        services = Services.from_settings(settings)
+    services.prepare()
+    _configure_logging(settings.log_level)
+
+    server = Flask(__name__, static_folder=None, template_folder=None)
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    server.extensions["runcontrol.services"] = services
+    server.extensions["runcontrol.login_limits"] = LoginLimits(
+        settings.login_max_failures_per_user, settings.login_max_failures_per_address, settings.login_window_secs
+    )
+    # The guard must be registered before anything else that runs before a request (CSRF above all).
+    init_auth(server, services)
+    server.register_blueprint(login_blueprint(services))
+    server.register_blueprint(health_blueprint(services))
+    register_error_handlers(server)
+
+    app = Dash(
+        __name__,
+        server=server,
+        assets_folder=str(ROOT / "assets"),
+        serve_locally=True,
+        title="DUNE Run Control",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        on_error=on_callback_error,
+        enable_mcp=False,
+        health_endpoint=None,
+        websocket_callbacks=False,
+    )
+    app.layout = shell(nav_items(), settings.demo)
+    for module in CALLBACK_MODULES:
+        module.register(app, services)
+    return app
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("runcontrol").setLevel(level)
+
+
+def _production_server():
+    try:
+        return create_app().server
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def __getattr__(name: str):
+    # `gunicorn app:server` builds the production app on first access, so importing this module (tests, the
+    # demo) never needs the production settings.
+    if name == "server":
+        return _production_server()
+    raise AttributeError(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the run-control UI demo on embedded defaults.")
+    parser.add_argument("--port", type=int, default=8050, help="port to listen on (default 8050)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error(f"--port must be between 1 and 65535, got {args.port}")
+    try:
+        settings = settings_module.from_env(demo=True)
+        app = create_app(settings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"DUNE Run Control demo on http://{args.host}:{args.port}/  (users admin, shifter, viewer; "
+          f"password from DEMO_PASSWORD, default 'demo')", flush=True)
+    try:
+        app.run(host=args.host, port=args.port, debug=False)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Who may do what: login and logout, the request guard, CSRF, permissions and the audited action mechanism."""

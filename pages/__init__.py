@@ -1,0 +1,39 @@
+"""Layout functions, one module a page, and the table of pages the router and navbar read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pages import admin_users, audit, coming_soon, help, home
+from pages.context import PageContext
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    title: str
+    layout: Callable[[PageContext], object]
+    nav_label: str | None = None  # shown in the navbar when set
+    permission: str = "view"
+
+
+PAGES: tuple[Page, ...] = (
+    Page("/", "Overview", home.layout),
+    Page("/process-manager", "Process Manager", coming_soon.process_manager, "Process Manager"),
+    Page("/controller", "Controller", coming_soon.controller, "Controller"),
+    Page("/sessions", "Sessions", coming_soon.sessions, "Sessions"),
+    Page("/messages", "Messages", coming_soon.messages, "Messages"),
+    Page("/audit", "Audit", audit.layout, "Audit"),
+    Page("/help", "Help", help.layout, "Help"),
+    Page("/users", "Users & roles", admin_users.layout),
+)
+
+
+def nav_items() -> list[tuple[str, str]]:
+    return [(p.path, p.nav_label) for p in PAGES if p.nav_label]
+
+
+def find_page(path: str | None) -> Page | None:
+    wanted = (path or "/").rstrip("/") or "/"
+    return next((p for p in PAGES if p.path == wanted), None)

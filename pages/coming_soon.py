@@ -1,0 +1,33 @@
+"""Pages that later work fills; each says what it will hold so the navigation already makes sense."""
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from pages.context import PageContext
+
+
+def _soon(title: str, what: str):
+    return html.Div(
+        [
+            html.H1(title, className="h3"),
+            dbc.Alert([html.Strong("Coming soon. "), what], color="secondary", id="coming-soon"),
+        ]
+    )
+
+
+def process_manager(ctx: PageContext):
+    return _soon("Process Manager", "A live table of every process the process manager runs, with restart, "
+                 "kill, flush, terminate, boot and logs.")
+
+
+def controller(ctx: PageContext):
+    return _soon("Controller", "The controller tree with each node's state, and the FSM with its transitions "
+                 "and sequences.")
+
+
+def sessions(ctx: PageContext):
+    return _soon("Sessions", "Active sessions, their actors and the available configurations.")
+
+
+def messages(ctx: PageContext):
+    return _soon("Messages", "drunc broadcasts and ERS issues from Kafka, live, with filters and search.")

@@ -1,0 +1,16 @@
+"""What a layout function may know about the request: who is looking and what they may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PageContext:
+    username: str
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    roles: tuple[str, ...] = ()
+    demo: bool = False
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions

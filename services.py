@@ -1,0 +1,45 @@
+"""The services a running app uses, built once from the settings and handed to every callback module.
+
+Tests build their own (a fresh database, later a simulator) and pass them to `create_app`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from auth.permissions import DEFAULT_ROLES, DEMO_USERS, PERMISSIONS
+from settings import Settings
+from store import AuditLog, Database, UserExists, UserRepository
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    users: UserRepository
+    audit: AuditLog
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        db = Database(settings.database_url)
+        return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db))
+
+    def prepare(self) -> None:
+        """Schema, catalog and (demo only) demo users. Idempotent: every worker may run it at start."""
+        self.db.migrate()
+        self.users.ensure_catalog(PERMISSIONS, DEFAULT_ROLES)
+        if self.settings.demo:
+            seed_demo_users(self.users, self.settings.demo_password)
+
+
+def seed_demo_users(users: UserRepository, password: str) -> None:
+    for username, role in DEMO_USERS.items():
+        if users.get(username) is None:
+            try:
+                users.create_user(username, password, [role])
+                continue
+            except UserExists:  # another worker seeded it a moment ago
+                pass
+        # The demo password follows DEMO_PASSWORD across restarts.
+        users.set_password(username, password)
+        users.grant(username, role)

@@ -1,0 +1,184 @@
+"""Settings read from environment variables, once, at start-up.
+
+The names shared with the official drunc UI (DUNE-DAQ/drunc_ui) keep its meaning, so a deployment can switch
+over without renaming anything. Every value is validated here so that a bad setting is a one-line start-up
+error rather than a traceback at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DATA_DIR = ROOT / "data"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what it expects."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    demo: bool = False
+    secret_key: str = ""
+    database_url: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    process_manager_url: str = "localhost:10054"
+    session_manager_url: str = "localhost:50000"
+    controller_url: str = ""
+    kafka_address: str = "localhost:9092"
+    message_expire_secs: int = 1800
+    demo_password: str = "demo"
+    session_hours: float = 12.0
+    session_cookie_secure: bool = False
+    trusted_proxies: int = 0
+    login_max_failures_per_user: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_secs: int = 300
+    log_level: str = "INFO"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return None
+
+    def with_overrides(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+# name -> (attribute, parser); the README's settings table documents the same list.
+def _int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+_ADDRESS = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
+
+
+def _address(name: str, raw: str) -> str:
+    value = raw.strip()
+    for prefix in ("grpc://", "http://"):
+        value = value.removeprefix(prefix)
+    if not _ADDRESS.match(value):
+        raise SettingsError(f"{name} must look like host:port, got {raw!r}")
+    return value
+
+
+def _kafka(name: str, raw: str) -> str:
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not parts:
+        raise SettingsError(f"{name} must list at least one host:port")
+    return ",".join(_address(name, p) for p in parts)
+
+
+def _database_url(raw: str) -> str:
+    value = raw.strip()
+    # psycopg 3 is our PostgreSQL driver; accept the bare scheme a deployment is likely to paste.
+    for bare in ("postgresql://", "postgres://"):
+        if value.startswith(bare):
+            return "postgresql+psycopg://" + value[len(bare):]
+    if value.startswith(("sqlite:///", "postgresql+psycopg://")):
+        return value
+    raise SettingsError(
+        "DATABASE_URL must start with sqlite:/// or postgresql:// "
+        f"(for example postgresql://user:pass@host/dbname), got {raw!r}"
+    )
+
+
+def from_env(environ: Mapping[str, str] | None = None, *, demo: bool | None = None) -> Settings:
+    """Build the settings from the environment; demo mode adds embedded defaults."""
+    env = dict(os.environ if environ is None else environ)
+    if demo is None:
+        demo = _bool("RUNCONTROL_DEMO", env.get("RUNCONTROL_DEMO", "0"))
+
+    data_dir = Path(env.get("DATA_DIR") or DEFAULT_DATA_DIR)
+    values: dict = {"demo": demo, "data_dir": data_dir}
+
+    secret = env.get("SECRET_KEY", "")
+    if not secret:
+        if not demo:
+            raise SettingsError(
+                "SECRET_KEY is not set. Set it to a long random string, the same for every worker "
+                "(for example: export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))'))"
+            )
+        secret = _demo_secret(data_dir)
+    elif len(secret) < 16 and not demo:
+        raise SettingsError("SECRET_KEY is too short: use at least 16 random characters")
+    values["secret_key"] = secret
+
+    if env.get("DATABASE_URL"):
+        values["database_url"] = _database_url(env["DATABASE_URL"])
+    else:
+        values["database_url"] = f"sqlite:///{data_dir / 'runcontrol.sqlite3'}"
+
+    for var, attr in (
+        ("PROCESS_MANAGER_URL", "process_manager_url"),
+        ("SESSION_MANAGER_URL", "session_manager_url"),
+    ):
+        if env.get(var):
+            values[attr] = _address(var, env[var])
+    if env.get("CONTROLLER_URL"):
+        values["controller_url"] = _address("CONTROLLER_URL", env["CONTROLLER_URL"])
+    if env.get("KAFKA_ADDRESS"):
+        values["kafka_address"] = _kafka("KAFKA_ADDRESS", env["KAFKA_ADDRESS"])
+    if env.get("MESSAGE_EXPIRE_SECS"):
+        values["message_expire_secs"] = _int("MESSAGE_EXPIRE_SECS", env["MESSAGE_EXPIRE_SECS"], 1)
+    if "DEMO_PASSWORD" in env:
+        if not env["DEMO_PASSWORD"]:
+            raise SettingsError("DEMO_PASSWORD must not be empty")
+        values["demo_password"] = env["DEMO_PASSWORD"]
+    if env.get("SESSION_HOURS"):
+        values["session_hours"] = _float("SESSION_HOURS", env["SESSION_HOURS"])
+    if env.get("SESSION_COOKIE_SECURE"):
+        values["session_cookie_secure"] = _bool("SESSION_COOKIE_SECURE", env["SESSION_COOKIE_SECURE"])
+    if env.get("TRUSTED_PROXIES"):
+        values["trusted_proxies"] = _int("TRUSTED_PROXIES", env["TRUSTED_PROXIES"])
+    if env.get("LOGIN_MAX_FAILURES"):
+        values["login_max_failures_per_user"] = _int("LOGIN_MAX_FAILURES", env["LOGIN_MAX_FAILURES"], 1)
+    if env.get("LOG_LEVEL"):
+        level = env["LOG_LEVEL"].upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {env['LOG_LEVEL']!r}")
+        values["log_level"] = level
+    return Settings(**values)
+
+
+def _demo_secret(data_dir: Path) -> str:
+    """A per-checkout secret for the demo, kept in the git-ignored data folder so restarts keep sessions."""
+    import secrets
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "demo-secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

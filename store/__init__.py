@@ -1,0 +1,18 @@
+"""The SQL store: the one place that holds the SQLAlchemy models, the migrations and the queries."""
+
+from store.audit import AuditEntry, AuditLog
+from store.db import Database
+from store.users import InvalidInput, RoleInfo, UnknownRole, UnknownUser, UserExists, UserInfo, UserRepository
+
+__all__ = [
+    "AuditEntry",
+    "AuditLog",
+    "Database",
+    "InvalidInput",
+    "RoleInfo",
+    "UnknownRole",
+    "UnknownUser",
+    "UserExists",
+    "UserInfo",
+    "UserRepository",
+]

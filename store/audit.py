@@ -1,0 +1,119 @@
+"""The audit trail: every login, logout and action, allowed or not, and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from store.db import Database
+from store.models import AuditEvent, utcnow
+
+OUTCOMES = ("ok", "failed", "denied", "error")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    time: datetime
+    username: str
+    action: str
+    target: str
+    arguments: dict | None
+    outcome: str
+    detail: str
+    address: str
+
+
+def _entry(e: AuditEvent) -> AuditEntry:
+    return AuditEntry(e.id, e.time, e.username, e.action, e.target, e.arguments, e.outcome, e.detail, e.address)
+
+
+def _clip(value: str | None, limit: int) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class AuditLog:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def record(
+        self,
+        username: str | None,
+        action: str,
+        *,
+        target: str = "",
+        arguments: dict | None = None,
+        outcome: str = "ok",
+        detail: str = "",
+        address: str | None = None,
+    ) -> int:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown audit outcome {outcome!r}")
+        event = AuditEvent(
+            time=utcnow(),
+            username=_clip(username or "", 64),
+            action=_clip(action, 64),
+            target=_clip(target, 4000),
+            arguments=arguments,
+            outcome=outcome,
+            detail=_clip(detail, 4000),
+            address=_clip(address or "", 64),
+        )
+        with self.db.session() as s:
+            s.add(event)
+            s.flush()
+            return event.id
+
+    def query(
+        self,
+        *,
+        username: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[AuditEntry]:
+        """Newest first. `action` matches a whole name or a family ("process" matches "process.kill")."""
+        stmt = select(AuditEvent).order_by(AuditEvent.time.desc(), AuditEvent.id.desc()).limit(limit)
+        if username:
+            stmt = stmt.where(AuditEvent.username == username)
+        if action:
+            stmt = stmt.where((AuditEvent.action == action) | AuditEvent.action.startswith(action + "."))
+        if outcome:
+            stmt = stmt.where(AuditEvent.outcome == outcome)
+        if since:
+            stmt = stmt.where(AuditEvent.time >= since)
+        if until:
+            stmt = stmt.where(AuditEvent.time <= until)
+        with self.db.session() as s:
+            return [_entry(e) for e in s.scalars(stmt)]
+
+    def count(
+        self,
+        action: str,
+        *,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        username: str | None = None,
+        address: str | None = None,
+    ) -> int:
+        stmt = select(func.count(AuditEvent.id)).where(AuditEvent.action == action)
+        if outcome:
+            stmt = stmt.where(AuditEvent.outcome == outcome)
+        if since:
+            stmt = stmt.where(AuditEvent.time >= since)
+        if username is not None:
+            stmt = stmt.where(AuditEvent.username == username)
+        if address is not None:
+            stmt = stmt.where(AuditEvent.address == address)
+        with self.db.session() as s:
+            return int(s.scalar(stmt) or 0)
+
+    def distinct_values(self, column: str) -> list[str]:
+        col = {"username": AuditEvent.username, "action": AuditEvent.action}[column]
+        with self.db.session() as s:
+            return [v for v in s.scalars(select(col).distinct().order_by(col)) if v]

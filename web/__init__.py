@@ -1,0 +1,1 @@
+"""Plain Flask routes and handlers around the Dash app: health, error pages."""
