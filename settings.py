@@ -114,8 +114,13 @@ def _database_url(raw: str) -> str:
     )
 
 
-def from_env(environ: Mapping[str, str] | None = None, *, demo: bool | None = None) -> Settings:
-    """Build the settings from the environment; demo mode adds embedded defaults."""
+def from_env(
+    environ: Mapping[str, str] | None = None, *, demo: bool | None = None, require_secret: bool = True
+) -> Settings:
+    """Build the settings from the environment; demo mode adds embedded defaults.
+
+    `require_secret=False` is for tools that never sign a cookie (the user-management CLI).
+    """
     env = dict(os.environ if environ is None else environ)
     if demo is None:
         demo = _bool("RUNCONTROL_DEMO", env.get("RUNCONTROL_DEMO", "0"))
@@ -125,12 +130,12 @@ def from_env(environ: Mapping[str, str] | None = None, *, demo: bool | None = No
 
     secret = env.get("SECRET_KEY", "")
     if not secret:
-        if not demo:
+        if not demo and require_secret:
             raise SettingsError(
                 "SECRET_KEY is not set. Set it to a long random string, the same for every worker "
                 "(for example: export SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))'))"
             )
-        secret = _demo_secret(data_dir)
+        secret = _demo_secret(data_dir) if demo else ""
     elif len(secret) < 16 and not demo:
         raise SettingsError("SECRET_KEY is too short: use at least 16 random characters")
     values["secret_key"] = secret
