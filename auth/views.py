@@ -71,15 +71,19 @@ def make_blueprint(services) -> Blueprint:
             else:
                 error = _first_error(form)
                 status = 400
-        elif request.args.get("next"):
-            error = None
+        if request.args.get("expired"):
+            notice = "Your form expired. Please log in again."
+        elif request.args.get("next") and not error:
+            notice = "Please log in to see this page."
+        else:
+            notice = None
         return (
             render_template(
                 "login.html",
                 form=form,
                 error=error,
                 next_url=next_url,
-                notice="Please log in to see this page." if request.args.get("next") and not error else None,
+                notice=notice,
                 demo=services.settings.demo,
                 logged_out=request.args.get("logged_out") == "1",
             ),

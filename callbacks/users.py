@@ -8,6 +8,7 @@ from auth.actions import UserError, guarded_callback
 from callbacks.notify import notify
 from pages import admin_users as page
 from store import InvalidInput
+from store.users import would_lock_out
 
 ADMIN = "users.admin"
 _LAST_ADMIN = "{} is the last active administrator: give users.admin to someone else first."
@@ -33,7 +34,8 @@ def register(app, services) -> None:
     def show_users(_version):
         accounts = users.list_users()
         roles = [{"label": r.name, "value": r.name} for r in users.list_roles()]
-        return user_rows(accounts), [{"label": u.username, "value": u.username} for u in accounts], roles, roles
+        names = [{"label": u.username, "value": u.username} for u in accounts]
+        return user_rows(accounts), names, roles, roles
 
     buttons = (page.CREATE, page.GRANT, page.REVOKE, page.SET_PASSWORD, page.DISABLE, page.ENABLE)
 
@@ -67,7 +69,8 @@ def register(app, services) -> None:
         me = _current_username()
         try:
             if which == page.CREATE:
-                note.action, note.target, note.arguments = "user.create", new_name or "", {"roles": new_roles or []}
+                note.action, note.target = "user.create", new_name or ""
+                note.arguments = {"roles": new_roles or []}
                 info = users.create_user(new_name or "", new_password or "", new_roles or [])
                 notify("User created", f"{info.username} ({', '.join(info.roles) or 'no roles'})", "success")
                 return (version or 0) + 1, "", no_update
@@ -77,7 +80,8 @@ def register(app, services) -> None:
             if which in (page.GRANT, page.REVOKE):
                 if not role:
                     raise UserError("Choose a role first.")
-                note.action, note.arguments = ("user.grant" if which == page.GRANT else "user.revoke"), {"role": role}
+                note.action = "user.grant" if which == page.GRANT else "user.revoke"
+                note.arguments = {"role": role}
                 if which == page.REVOKE:
                     if would_lock_out(users, selected, revoke_role=role):
                         raise UserError(_LAST_ADMIN.format(selected))
@@ -100,7 +104,8 @@ def register(app, services) -> None:
                 if not active and would_lock_out(users, selected):
                     raise UserError(_LAST_ADMIN.format(selected))
                 users.set_active(selected, active)
-                notify("Account changed", f"{selected} is now {'enabled' if active else 'disabled'}", "success")
+                state = "enabled" if active else "disabled"
+                notify("Account changed", f"{selected} is now {state}", "success")
                 return (version or 0) + 1, no_update, no_update
         except InvalidInput as exc:
             raise UserError(str(exc)) from None
@@ -112,18 +117,3 @@ def _current_username() -> str:
     from flask_login import current_user
 
     return current_user.name
-
-
-def would_lock_out(users, username: str, *, revoke_role: str | None = None) -> bool:
-    """True when disabling `username` (or revoking `revoke_role` from them) leaves nobody with users.admin."""
-    target = users.get(username)
-    if not target or not target.active or ADMIN not in target.permissions:
-        return False
-    if users.count_with_permission(ADMIN) > 1:
-        return False
-    if revoke_role is None:
-        return True
-    remaining = {
-        p for r in users.list_roles() if r.name in target.roles and r.name != revoke_role for p in r.permissions
-    }
-    return ADMIN not in remaining

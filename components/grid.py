@@ -11,7 +11,6 @@ def data_grid(grid_id: str, column_defs: list[dict], row_id: str, height: str = 
         "enableCellTextSelection": True,
         "ensureDomOrder": True,
         "suppressFieldDotNotation": True,
-        "overlayNoRowsTemplate": "Nothing to show",
     }
     options.update(kwargs.pop("dashGridOptions", {}))
     return dag.AgGrid(

@@ -30,5 +30,4 @@ def make_toast(title: str, message, kind: str = "info") -> dbc.Toast:
         is_open=True,
         duration=seconds * 1000,
         class_name=f"border-{colour}",
-        role="alert" if kind == "danger" else "status",
     )

@@ -14,7 +14,7 @@ def user_menu(username: str, roles: tuple[str, ...], csrf_token: str) -> dbc.Dro
             dbc.DropdownMenuItem(divider=True),
             html.Form(
                 [
-                    html.Input(type="hidden", name="csrf_token", value=csrf_token),
+                    dbc.Input(type="hidden", name="csrf_token", value=csrf_token),
                     html.Button("Log out", type="submit", className="dropdown-item", id="logout-button"),
                 ],
                 method="POST",

@@ -81,7 +81,9 @@ def layout(ctx: PageContext):
     return html.Div(
         [
             html.H1("Audit", className="h3"),
-            html.P("Every login, logout and action, allowed or refused. Times are UTC.", className="text-body-secondary"),
+            html.P(
+                "Every login, logout and action, allowed or refused. Times are UTC.", className="text-body-secondary"
+            ),
             filters,
             html.Div(id=STATUS, className="small mb-2 rc-muted-time"),
             data_grid(GRID, COLUMNS, row_id="id", dashGridOptions={"tooltipShowDelay": 300}),

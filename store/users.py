@@ -208,3 +208,22 @@ class UserRepository:
             known = ", ".join(s.scalars(select(Role.name).order_by(Role.name)))
             raise UnknownRole(f"no role named {name!r} (roles: {known})")
         return role
+
+
+def would_lock_out(
+    users: UserRepository, username: str, *, revoke_role: str | None = None, permission: str = "users.admin"
+) -> bool:
+    """True when disabling `username` (or revoking `revoke_role` from them) leaves nobody with `permission`.
+
+    The admin page and the CLI both refuse such a change, so there is always someone who can manage users.
+    """
+    target = users.get(username)
+    if not target or not target.active or permission not in target.permissions:
+        return False
+    if users.count_with_permission(permission) > 1:
+        return False
+    if revoke_role is None:
+        return True
+    kept = [r for r in users.list_roles() if r.name in target.roles and r.name != revoke_role]
+    remaining = {p for r in kept for p in r.permissions}
+    return permission not in remaining

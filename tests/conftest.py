@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
-
-import settings as settings_module
-from services import Services
-
-PASSWORD = "test-password"
-USERS = {"admin": "admin", "expert": "expert", "shifter": "shifter", "viewer": "viewer"}
+from support import login, make_services, make_settings
 
 
 def _postgres_admin_url() -> str | None:
@@ -46,25 +40,6 @@ def database_url(request, tmp_path):
     admin.dispose()
 
 
-def make_settings(tmp_path, **overrides) -> settings_module.Settings:
-    base = settings_module.Settings(
-        demo=False,
-        secret_key=secrets.token_hex(16),
-        database_url=f"sqlite:///{tmp_path / 'app.sqlite3'}",
-        data_dir=tmp_path,
-        log_level="WARNING",
-    )
-    return base.with_overrides(**overrides)
-
-
-def make_services(settings) -> Services:
-    services = Services.from_settings(settings)
-    services.prepare()
-    for name, role in USERS.items():
-        services.users.create_user(name, PASSWORD, [role])
-    return services
-
-
 @pytest.fixture
 def app_settings(tmp_path):
     return make_settings(tmp_path)
@@ -89,19 +64,6 @@ def client(app):
     return app.server.test_client()
 
 
-def login(client, username: str, password: str = PASSWORD):
-    """Log in through the real form (CSRF token included); returns the response."""
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
-
-
-def csrf_token(client) -> str:
-    cookie = client.get_cookie("_csrf_token")
-    assert cookie is not None, "no CSRF cookie: log in and load a page first"
-    return cookie.value
-
-
 @pytest.fixture
 def logged_in():
     """logged_in(client, user) logs the client in and loads a page so the CSRF cookie is set."""
@@ -113,3 +75,26 @@ def logged_in():
         return client
 
     return _login
+
+
+def pytest_setup_options():
+    """Chromium options for dash[testing]: Debian's browser, and no background traffic on a closed network."""
+    import shutil
+
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    binary = os.environ.get("DASH_TEST_CHROMEPATH") or shutil.which("chromium")
+    if binary:
+        options.binary_location = binary
+    for arg in (
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-extensions",
+        "--window-size=1400,900",
+    ):
+        options.add_argument(arg)
+    return options

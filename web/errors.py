@@ -17,12 +17,14 @@ def register_error_handlers(server) -> None:
     @server.errorhandler(Exception)
     def unexpected(error):
         if isinstance(error, HTTPException):
+            if is_dash_request(request.path):
+                return jsonify(error=error.description or error.name), error.code
             return error
         ref = secrets.token_hex(4)
         if is_dash_request(request.path):
             # Dash's own handler (on_error) catches every failure inside a callback, so what arrives here is a
             # request Dash could not even dispatch: a malformed or forged body.
-            log.warning("rejected malformed Dash request to %s (ref %s)", request.path, ref, exc_info=error)
+            log.warning("rejected malformed Dash request to %s (ref %s): %r", request.path, ref, error)
             return jsonify(error="malformed request", reference=ref), 400
         log.error("unhandled error on %s (ref %s)", request.path, ref, exc_info=error)
         return (

@@ -1,0 +1,16 @@
+"""gunicorn settings, read automatically when gunicorn starts in this folder: `gunicorn app:server`.
+
+Every worker runs the same idempotent start-up (migrations under a lock, catalog), so no --preload is needed,
+and no database connection or gRPC channel is ever shared across a fork.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8050")
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 60
+# Behind a TLS proxy set TRUSTED_PROXIES too, so the app sees https and marks its cookies Secure.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"

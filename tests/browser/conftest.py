@@ -1,0 +1,13 @@
+import pytest
+
+from app import create_app
+
+
+@pytest.fixture
+def live(dash_duo, app_settings, services):
+    """The app served by dash[testing]'s threaded server, with a real browser attached (not yet logged in)."""
+    app = create_app(app_settings, services)
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.wait_timeout = 20
+    dash_duo.rc_app = app
+    return dash_duo
