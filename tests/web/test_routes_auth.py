@@ -148,7 +148,7 @@ def test_session_cookie_flags(client):
 
 
 def test_session_cookie_is_secure_behind_https_proxy(tmp_path):
-    from conftest import make_services, make_settings
+    from support import make_services, make_settings
 
     from app import create_app
 
