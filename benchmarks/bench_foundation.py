@@ -42,7 +42,8 @@ def main() -> None:
     anon = app.server.test_client()
     print(f"GET /health (public):                  {median_ms(lambda: anon.get('/health'), 200):.2f} ms")
     print(f"GET /_dash-layout anonymous → 401:     {median_ms(lambda: anon.get('/_dash-layout'), 200):.2f} ms")
-    print(f"login (form + scrypt verify + audit):  {median_ms(lambda: login(app.server.test_client(), 'admin'), 20):.1f} ms")
+    ms = median_ms(lambda: login(app.server.test_client(), "admin"), 20)
+    print(f"login (form + scrypt verify + audit):  {ms:.1f} ms")
 
     client = app.server.test_client()
     login(client, "viewer")

@@ -35,7 +35,7 @@ def parse_utc(text: str | None, label: str) -> datetime | None:
 def audit_rows(entries) -> list[dict]:
     return [
         {
-            "id": e.id,
+            "id": str(e.id),
             "time": e.time.strftime("%Y-%m-%d %H:%M:%S"),
             "username": e.username,
             "action": e.action,

@@ -67,14 +67,13 @@ def layout(ctx: PageContext):
             dbc.Col(
                 [dbc.Label("From (UTC)", html_for=SINCE),
                  dbc.Input(id=SINCE, placeholder="YYYY-MM-DD HH:MM", debounce=True)],
-                md=1,
+                md=2,
             ),
             dbc.Col(
                 [dbc.Label("To (UTC)", html_for=UNTIL),
                  dbc.Input(id=UNTIL, placeholder="YYYY-MM-DD HH:MM", debounce=True)],
-                md=1,
+                md=2,
             ),
-            dbc.Col(dbc.Button("Refresh", id=REFRESH, color="secondary", class_name="mt-4"), md=2),
         ],
         class_name="g-2 mb-2 align-items-end",
     )
@@ -85,7 +84,11 @@ def layout(ctx: PageContext):
                 "Every login, logout and action, allowed or refused. Times are UTC.", className="text-body-secondary"
             ),
             filters,
-            html.Div(id=STATUS, className="small mb-2 rc-muted-time"),
+            html.Div(
+                [dbc.Button("Refresh", id=REFRESH, color="secondary", size="sm", class_name="me-2"),
+                 html.Span(id=STATUS, className="small rc-muted-time")],
+                className="mb-2 d-flex align-items-center",
+            ),
             data_grid(GRID, COLUMNS, row_id="id", dashGridOptions={"tooltipShowDelay": 300}),
             dcc.Interval(id=TICK, interval=15_000),
         ]

@@ -30,8 +30,13 @@ def _entry(e: AuditEvent) -> AuditEntry:
     return AuditEntry(e.id, e.time, e.username, e.action, e.target, e.arguments, e.outcome, e.detail, e.address)
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL (SQLite can): store and match U+FFFD instead, alike on both backends."""
+    return value.replace("\x00", "\ufffd")
+
+
 def _clip(value: str | None, limit: int) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else _text(str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -80,11 +85,16 @@ class AuditLog:
         """Newest first. `action` matches a whole name or a family ("process" matches "process.kill")."""
         stmt = select(AuditEvent).order_by(AuditEvent.time.desc(), AuditEvent.id.desc()).limit(limit)
         if username:
-            stmt = stmt.where(AuditEvent.username == username)
+            stmt = stmt.where(AuditEvent.username == _text(username))
         if action:
-            stmt = stmt.where((AuditEvent.action == action) | AuditEvent.action.startswith(action + "."))
+            # A literal, case-sensitive prefix: LIKE (startswith) treats _ and % as wildcards, and ignores case
+            # on SQLite.
+            family = _text(action) + "."
+            stmt = stmt.where(
+                (AuditEvent.action == _text(action)) | (func.substr(AuditEvent.action, 1, len(family)) == family)
+            )
         if outcome:
-            stmt = stmt.where(AuditEvent.outcome == outcome)
+            stmt = stmt.where(AuditEvent.outcome == _text(outcome))
         if since:
             stmt = stmt.where(AuditEvent.time >= since)
         if until:
@@ -101,15 +111,15 @@ class AuditLog:
         username: str | None = None,
         address: str | None = None,
     ) -> int:
-        stmt = select(func.count(AuditEvent.id)).where(AuditEvent.action == action)
+        stmt = select(func.count(AuditEvent.id)).where(AuditEvent.action == _text(action))
         if outcome:
-            stmt = stmt.where(AuditEvent.outcome == outcome)
+            stmt = stmt.where(AuditEvent.outcome == _text(outcome))
         if since:
             stmt = stmt.where(AuditEvent.time >= since)
         if username is not None:
-            stmt = stmt.where(AuditEvent.username == username)
+            stmt = stmt.where(AuditEvent.username == _text(username))
         if address is not None:
-            stmt = stmt.where(AuditEvent.address == address)
+            stmt = stmt.where(AuditEvent.address == _text(address))
         with self.db.session() as s:
             return int(s.scalar(stmt) or 0)
 
