@@ -32,6 +32,25 @@ from web.errors import register_error_handlers
 from web.health import make_blueprint as health_blueprint
 
 ROOT = Path(__file__).resolve().parent
+# theme.js runs in <head>, before the first paint, so a dark-mode operator never sees a white flash.
+INDEX = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        <script src="/assets/theme.js"></script>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
 CALLBACK_MODULES = (shell_callbacks, audit_callbacks, users_callbacks)
 
 
@@ -61,6 +80,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         __name__,
         server=server,
         assets_folder=str(ROOT / "assets"),
+        assets_ignore=r"theme\.js",
+        index_string=INDEX,
         serve_locally=True,
         title="DUNE Run Control",
         update_title=None,

@@ -85,13 +85,13 @@ class AuditLog:
         """Newest first. `action` matches a whole name or a family ("process" matches "process.kill")."""
         stmt = select(AuditEvent).order_by(AuditEvent.time.desc(), AuditEvent.id.desc()).limit(limit)
         if username:
-            stmt = stmt.where(AuditEvent.username == _text(username))
+            stmt = stmt.where(AuditEvent.username == _clip(username, 64))
         if action:
             # A literal, case-sensitive prefix: LIKE (startswith) treats _ and % as wildcards, and ignores case
             # on SQLite.
             family = _text(action) + "."
             stmt = stmt.where(
-                (AuditEvent.action == _text(action)) | (func.substr(AuditEvent.action, 1, len(family)) == family)
+                (AuditEvent.action == _clip(action, 64)) | (func.substr(AuditEvent.action, 1, len(family)) == family)
             )
         if outcome:
             stmt = stmt.where(AuditEvent.outcome == _text(outcome))
@@ -111,15 +111,16 @@ class AuditLog:
         username: str | None = None,
         address: str | None = None,
     ) -> int:
-        stmt = select(func.count(AuditEvent.id)).where(AuditEvent.action == _text(action))
+        # Filter values are clipped like record() clips what it stores, so a count finds what was recorded.
+        stmt = select(func.count(AuditEvent.id)).where(AuditEvent.action == _clip(action, 64))
         if outcome:
             stmt = stmt.where(AuditEvent.outcome == _text(outcome))
         if since:
             stmt = stmt.where(AuditEvent.time >= since)
         if username is not None:
-            stmt = stmt.where(AuditEvent.username == _text(username))
+            stmt = stmt.where(AuditEvent.username == _clip(username, 64))
         if address is not None:
-            stmt = stmt.where(AuditEvent.address == _text(address))
+            stmt = stmt.where(AuditEvent.address == _clip(address, 64))
         with self.db.session() as s:
             return int(s.scalar(stmt) or 0)
 

@@ -61,6 +61,11 @@ def validate_username(username: str) -> str:
     return name
 
 
+def _lookup(name: str | None) -> str:
+    """A name to look up. PostgreSQL refuses NUL in text and no valid name holds one: make it match nothing."""
+    return (name or "").replace("\x00", "\ufffd")
+
+
 def validate_password(password: str) -> str:
     if password is None or len(password) < MIN_PASSWORD:
         raise InvalidInput(f"passwords need at least {MIN_PASSWORD} characters")
@@ -140,7 +145,7 @@ class UserRepository:
 
     def get(self, username: str) -> UserInfo | None:
         with self.db.session() as s:
-            user = s.scalar(select(User).where(User.username == username))
+            user = s.scalar(select(User).where(User.username == _lookup(username)))
             return _info(user) if user else None
 
     def get_by_id(self, user_id: int) -> UserInfo | None:
@@ -155,7 +160,7 @@ class UserRepository:
     def verify(self, username: str, password: str) -> UserInfo | None:
         """The user if the password matches and the account is active, else None."""
         with self.db.session() as s:
-            user = s.scalar(select(User).where(User.username == (username or "").strip()))
+            user = s.scalar(select(User).where(User.username == _lookup(username).strip()))
             if user is None:
                 check_password_hash(_DUMMY_HASH, password or "")
                 return None
@@ -196,14 +201,14 @@ class UserRepository:
 
     @staticmethod
     def _user(s, username: str) -> User:
-        user = s.scalar(select(User).where(User.username == (username or "").strip()))
+        user = s.scalar(select(User).where(User.username == _lookup(username).strip()))
         if user is None:
             raise UnknownUser(f"no user named {username!r}")
         return user
 
     @staticmethod
     def _role(s, name: str) -> Role:
-        role = s.scalar(select(Role).where(Role.name == (name or "").strip()))
+        role = s.scalar(select(Role).where(Role.name == _lookup(name).strip()))
         if role is None:
             known = ", ".join(s.scalars(select(Role.name).order_by(Role.name)))
             raise UnknownRole(f"no role named {name!r} (roles: {known})")

@@ -280,3 +280,13 @@ def test_nul_in_text_is_stored_and_matched_alike_on_both_backends(audit):
     [entry] = audit.query(username="al\x00ice")
     assert "\x00" not in entry.username + entry.target + entry.detail + entry.address
     assert entry.username == "al\ufffdice"
+
+
+def test_counts_find_what_was_recorded_even_when_clipped(audit):
+    """The login throttle counts by the name and address it recorded; clipping must not make them differ."""
+    name, address = "n" * 100, "a" * 100
+    audit.record(name, "login", outcome="failed", address=address)
+    audit.record(name, "login", outcome="failed", address=address)
+    assert audit.count("login", outcome="failed", username=name) == 2
+    assert audit.count("login", outcome="failed", address=address) == 2
+    assert len(audit.query(username=name)) == 2
