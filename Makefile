@@ -38,11 +38,11 @@ test-deps: $(VENV)/.test-installed
 	fi
 
 test: test-deps
+	$(VENV)/bin/ruff check .
 	@set -e; \
 	pg_url=$$(tools/pg-test-server start); \
 	trap 'tools/pg-test-server stop' EXIT; \
 	TEST_POSTGRES_URL=$$pg_url REQUIRE_POSTGRES=1 $(PY) -m pytest --headless $(PYTEST_ARGS)
-	$(VENV)/bin/ruff check .
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .

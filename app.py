@@ -107,7 +107,7 @@ def _production_server():
         return create_app().server
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(3) from None  # gunicorn: "worker failed to boot", stop instead of respawning
 
 
 def __getattr__(name: str):

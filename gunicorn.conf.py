@@ -14,3 +14,17 @@ timeout = 60
 # Behind a TLS proxy set TRUSTED_PROXIES too, so the app sees https and marks its cookies Secure.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
+
+
+def on_starting(server):
+    """Check the settings once in the master, so a missing SECRET_KEY stops gunicorn with one clear line
+    instead of a loop of workers failing to boot."""
+    import sys
+
+    from settings import SettingsError, from_env
+
+    try:
+        from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)

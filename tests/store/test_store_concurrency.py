@@ -50,12 +50,12 @@ def test_deleting_a_role_cascades_to_its_links(users, db):
     with db.session() as s:
         s.execute(delete(Role).where(Role.name == "viewer"))  # a plain DELETE: only the database cascades
     with db.session() as s:
-        viewer_links = s.scalar(select(func.count()).select_from(role_permissions).where(
-            role_permissions.c.role_id.not_in(select(Role.id))
-        ))
-        orphan_grants = s.scalar(select(func.count()).select_from(user_roles).where(
-            user_roles.c.role_id.not_in(select(Role.id))
-        ))
+        viewer_links = s.scalar(
+            select(func.count()).select_from(role_permissions).where(role_permissions.c.role_id.not_in(select(Role.id)))
+        )
+        orphan_grants = s.scalar(
+            select(func.count()).select_from(user_roles).where(user_roles.c.role_id.not_in(select(Role.id)))
+        )
     assert viewer_links == 0
     assert orphan_grants == 0
     assert users.get("alice").roles == ("shifter",)

@@ -139,8 +139,23 @@ def test_duplicate_username_is_refused(users):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "   ", None, "-alice", ".alice", "_alice", "@cern", "al ice", "al/ice", "al:ice", "alicé", "ä",
-     "a\nb", "a\x00b", "x" * 65],
+    [
+        "",
+        "   ",
+        None,
+        "-alice",
+        ".alice",
+        "_alice",
+        "@cern",
+        "al ice",
+        "al/ice",
+        "al:ice",
+        "alicé",
+        "ä",
+        "a\nb",
+        "a\x00b",
+        "x" * 65,
+    ],
 )
 def test_invalid_usernames_are_refused(users, name):
     with pytest.raises(InvalidInput, match="user names are 1 to 64 characters"):

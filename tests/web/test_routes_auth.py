@@ -176,6 +176,17 @@ def test_production_start_without_secret_key_is_a_clear_error(tmp_path):
         [sys.executable, "-c", "import app; app.server"], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=60,
     )
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_gunicorn_without_secret_key_stops_with_a_clear_error(tmp_path):
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "DATA_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "app:server", "-b", "127.0.0.1:0", "--no-control-socket"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "error: SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
