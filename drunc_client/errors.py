@@ -1,0 +1,46 @@
+"""Typed failures of drunc calls. Callers catch these; nothing else escapes the client layer."""
+
+from __future__ import annotations
+
+
+class DruncError(Exception):
+    """Base of every failure the client reports."""
+
+
+class BackendUnavailable(DruncError):
+    """The server could not be reached (UNAVAILABLE) or did not answer in time (DEADLINE_EXCEEDED)."""
+
+    def __init__(self, address: str, reason: str, *, timed_out: bool = False):
+        what = "not responding" if timed_out else "unreachable"
+        super().__init__(f"{address} {what}: {reason}")
+        self.address = address
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+class DruncFlagError(DruncError):
+    """A Response came back with a flag other than EXECUTED_SUCCESSFULLY.
+
+    `flag` is the ResponseFlag name, `text` the server's PlainText or the Stacktrace lines joined.
+    """
+
+    def __init__(self, server: str, rpc: str, flag: str, text: str, lines: tuple[str, ...] = ()):
+        summary = text.strip().splitlines()[-1] if text.strip() else flag
+        super().__init__(f"{server}: {rpc} refused ({flag}): {summary}")
+        self.server = server
+        self.rpc = rpc
+        self.flag = flag
+        self.text = text
+        self.lines = lines
+
+
+class NotInControl(DruncFlagError):
+    """NOT_EXECUTED_NOT_IN_CONTROL: another user is the controller's actor."""
+
+
+class InvalidArguments(DruncError):
+    """FSM arguments failed validation on the client, before anything was sent."""
+
+
+class ProtocolError(DruncError):
+    """The server answered with a payload of an unexpected type, or another gRPC error code."""
