@@ -1,0 +1,124 @@
+"""python -m simulator: serve a simulated drunc until SIGTERM or SIGINT, then stop every child process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from simulator.run import SimulatorConfig, start_simulator
+
+
+def _tree(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)x(\d+)", text.strip())
+    if not match or not (1 <= int(match.group(1)) <= 100 and 1 <= int(match.group(2)) <= 100):
+        raise argparse.ArgumentTypeError(f"expected SEGMENTSxAPPS with 1..100 each, e.g. 2x3, got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"ports are 0..65535 (0 = any free port), got {value}")
+    return value
+
+
+def _count(limit: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not 0 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 0 and {limit}, got {value}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description="A drunc 0.10.x simulator: process manager, controller tree and session manager over real "
+        "gRPC, with Kafka broadcasts and ERS issues.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--pm-port", type=_port, default=10054, help="process manager port (default 10054)")
+    parser.add_argument("--controller-port", type=_port, default=3333,
+                        help="root controller port (default 3333); child controllers take the next ports")
+    parser.add_argument("--session-manager-port", type=_port, default=50000,
+                        help="session manager port (default 50000)")
+    parser.add_argument("--kafka", default="none", metavar="BOOTSTRAP|none",
+                        help="Kafka bootstrap address for broadcasts and ERS, or none (default none)")
+    parser.add_argument("--processes", type=_count(10_000), default=0,
+                        help="processes to start with (real: up to a few dozen; --virtual: up to 10000)")
+    parser.add_argument("--virtual", action="store_true", help="simulate processes in memory, no OS processes")
+    parser.add_argument("--churn", type=float, default=0.0,
+                        help="virtual mode: chance per process per second of dying and being restarted")
+    parser.add_argument("--tree", type=_tree, default=(2, 2), metavar="SEGMENTSxAPPS",
+                        help="controller tree: segment controllers x applications each (default 2x2)")
+    parser.add_argument("--session", default="demo-session", help="DAQ session name (default demo-session)")
+    parser.add_argument("--transition-seconds", type=float, default=0.5,
+                        help="how long each FSM transition takes (default 0.5)")
+    parser.add_argument("--ers-period", type=float, default=0.0,
+                        help="seconds between simulated ERS issues (needs --kafka; default 0 = none)")
+    parser.add_argument("--log-dir", type=Path, default=None, help="where process logs go (default a temp dir)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed for churn and ERS issues")
+    args = parser.parse_args(argv)
+    if args.processes > 200 and not args.virtual:
+        parser.error("more than 200 real processes: use --virtual for scale tests")
+    if not 0.0 <= args.churn <= 1.0:
+        parser.error("--churn is a probability between 0 and 1")
+    if args.transition_seconds < 0 or args.ers_period < 0:
+        parser.error("durations cannot be negative")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    segments, apps = args.tree
+    config = SimulatorConfig(
+        host=args.host, pm_port=args.pm_port, controller_port=args.controller_port,
+        session_manager_port=args.session_manager_port,
+        kafka=None if args.kafka.strip().lower() == "none" else args.kafka.strip(),
+        processes=args.processes, virtual=args.virtual, churn=args.churn, segments=segments, apps=apps,
+        seed=args.seed, session=args.session, transition_seconds=args.transition_seconds, log_dir=args.log_dir,
+        ers_period=args.ers_period,
+    )
+    try:
+        sim = start_simulator(config)
+    except OSError as exc:
+        print(f"error: {exc} (is another simulator or drunc already running? pick other ports)", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"process manager   {sim.addresses['process_manager']}")
+    print(f"root controller   {sim.addresses['controller']}")
+    for name, address in sim.controller_addresses.items():
+        if address != sim.addresses["controller"]:
+            print(f"  controller      {address}  {name}")
+    print(f"session manager   {sim.addresses['session_manager']}")
+    print(f"kafka             {config.kafka or 'none'}")
+    # One machine-readable line for scripts and tests; child controller addresses are what a connectivity
+    # service would provide for a real deployment.
+    controllers = ",".join(f"{name}@{address}" for name, address in sim.controller_addresses.items())
+    print("READY " + " ".join(f"{k}={v}" for k, v in sim.addresses.items()) + f" controllers={controllers}",
+          flush=True)
+    try:
+        stop.wait()
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

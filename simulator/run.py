@@ -1,0 +1,148 @@
+"""Start and stop a whole simulated drunc: process manager, controller tree, session manager, broadcasts."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from simulator.broadcast import NullBroadcaster, T
+
+log = logging.getLogger("simulator")
+
+
+@dataclass
+class SimulatorConfig:
+    host: str = "127.0.0.1"
+    pm_port: int = 0
+    controller_port: int = 0
+    session_manager_port: int = 0
+    kafka: str | None = None  # bootstrap address, or None for no broadcasts
+    processes: int = 0
+    virtual: bool = False
+    churn: float = 0.0
+    segments: int = 2
+    apps: int = 2
+    seed: int | None = None
+    session: str = "demo-session"
+    transition_seconds: float = 0.0
+    log_dir: Path | None = None
+    ers_period: float = 0.0  # seconds between simulated ERS issues; 0 = none
+
+
+@dataclass
+class Simulator:
+    config: SimulatorConfig
+    addresses: dict[str, str] = field(default_factory=dict)
+    controller_addresses: dict[str, str] = field(default_factory=dict)
+    servers: list = field(default_factory=list)
+    closers: list = field(default_factory=list)
+    process_manager: object = None
+    root: object = None
+    session_manager: object = None
+
+    def stop(self, grace: float = 1.0) -> None:
+        for server in self.servers:
+            server.stop(grace)
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - stopping must reach every part
+                log.warning("error while stopping the simulator", exc_info=True)
+
+
+def _server(workers: int = 16) -> grpc.Server:
+    return grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+
+
+def _bind(server: grpc.Server, host: str, port: int) -> str:
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot listen on {host}:{port}")
+    return f"{host}:{bound}"
+
+
+def start_simulator(config: SimulatorConfig) -> Simulator:
+    from simulator.controller import build_tree, serve_tree
+    from simulator.process_manager import ProcessManagerServicer
+    from simulator.session_manager import SessionManagerServicer
+
+    sim = Simulator(config)
+    try:
+        if config.kafka:
+            from simulator.kafka import KafkaBroadcaster
+
+            broadcaster = KafkaBroadcaster(config.kafka)
+        else:
+            broadcaster = NullBroadcaster()
+        sim.closers.append(broadcaster.close)
+
+        log_dir = config.log_dir or Path(tempfile.mkdtemp(prefix="drunc-sim-logs-"))
+        pm = ProcessManagerServicer(broadcaster=broadcaster, log_dir=log_dir, virtual=config.virtual,
+                                    churn=config.churn, seed=config.seed)
+        sim.process_manager = pm
+        sim.closers.append(pm.close)
+        pm_server = _server(32)
+        pm.add_to_server(pm_server)
+        sim.addresses["process_manager"] = _bind(pm_server, config.host, config.pm_port)
+        pm_server.start()
+        sim.servers.append(pm_server)
+
+        root = build_tree(config.segments, config.apps, session=config.session, broadcaster=broadcaster,
+                          transition_seconds=config.transition_seconds)
+        sim.root = root
+        servers, addresses = serve_tree(root, config.host, config.controller_port)
+        sim.servers.extend(servers)
+        sim.controller_addresses = dict(addresses)
+        sim.addresses["controller"] = addresses[root.name]
+
+        sm = SessionManagerServicer(broadcaster=broadcaster)
+        sim.session_manager = sm
+        sm_server = _server(8)
+        sm.add_to_server(sm_server)
+        sim.addresses["session_manager"] = _bind(sm_server, config.host, config.session_manager_port)
+        sm_server.start()
+        sim.servers.append(sm_server)
+
+        if config.processes:
+            _boot_initial(pm, config)
+        if config.kafka and config.ers_period > 0:
+            from simulator.kafka import ErsGenerator
+
+            apps = [name for name in sim.controller_addresses] or ["app"]
+            ers = ErsGenerator(config.kafka, session=config.session, applications=apps,
+                               period=config.ers_period, seed=config.seed)
+            ers.start()
+            sim.closers.append(ers.stop)
+        for server in (pm, sm):
+            broadcaster.emit(server.name, server.session, T.SERVER_READY, "ready")
+        return sim
+    except BaseException:
+        sim.stop(0)
+        raise
+
+
+def _boot_initial(pm, config: SimulatorConfig) -> None:
+    if config.virtual:
+        pm.populate(config.processes, session=config.session)
+        return
+    from drunc_client.generated.druncschema import process_manager_pb2 as pmp
+    from drunc_client.transport import make_request
+
+    per_segment = max(1, config.apps)
+    for i in range(config.processes):
+        segment, app = divmod(i, per_segment)
+        name = f"segment-controller-{segment}-app-{app}"
+        script = f"while true; do echo \"{name}: heartbeat $(date +%H:%M:%S)\"; sleep 2; done"
+        description = pmp.ProcessDescription(
+            metadata=pmp.ProcessMetadata(user="daq", session=config.session, name=name,
+                                         tree_id=f"1.{segment + 1}.{app + 1}"),
+            executable_and_arguments=[pmp.ProcessDescription.ExecAndArgs(exec="bash", args=["-c", f"'{script}'"])],
+        )
+        boot = pmp.BootRequest(process_description=description,
+                               process_restriction=pmp.ProcessRestriction(allowed_hosts=["localhost"]))
+        pm.boot(make_request("daq", boot), None)
