@@ -118,6 +118,26 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+def _with_embedded_backends(settings: Settings) -> Settings:
+    """The demo starts the drunc simulator unless a drunc address was given in the environment."""
+    import os
+
+    if any(os.environ.get(v) for v in ("PROCESS_MANAGER_URL", "CONTROLLER_URL", "SESSION_MANAGER_URL")):
+        return settings
+    import demo
+
+    _, addresses = demo.start_simulator()
+    children = demo.controller_children(addresses)
+    print(f"drunc simulator: process manager {addresses['process_manager']}, root controller "
+          f"{addresses['controller']}, session manager {addresses['session_manager']}", flush=True)
+    return settings.with_overrides(
+        process_manager_url=addresses["process_manager"],
+        controller_url=addresses["controller"],
+        session_manager_url=addresses["session_manager"],
+        controller_addresses=tuple(children.items()),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the run-control UI demo on embedded defaults.")
     parser.add_argument("--port", type=int, default=8050, help="port to listen on (default 8050)")
@@ -127,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")
     try:
         settings = settings_module.from_env(demo=True)
+        settings = _with_embedded_backends(settings)
         app = create_app(settings)
-    except SettingsError as exc:
+    except (SettingsError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"DUNE Run Control demo on http://{args.host}:{args.port}/  (users admin, shifter, viewer; "

@@ -40,6 +40,10 @@ class Settings:
     login_max_failures_per_address: int = 20
     login_window_secs: int = 300
     log_level: str = "INFO"
+    drunc_timeout: float = 5.0
+    fsm_timeout: float = 120.0
+    # child controller name -> address, for walking the tree below the root (a connectivity service's job)
+    controller_addresses: tuple[tuple[str, str], ...] = ()
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -98,6 +102,16 @@ def _kafka(name: str, raw: str) -> str:
     if not parts:
         raise SettingsError(f"{name} must list at least one host:port")
     return ",".join(_address(name, p) for p in parts)
+
+
+def _controller_addresses(raw: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in (p.strip() for p in raw.split(",") if p.strip()):
+        name, sep, address = item.partition("@")
+        if not sep or not name:
+            raise SettingsError(f"CONTROLLER_ADDRESSES entries look like name@host:port, got {item!r}")
+        pairs.append((name, _address("CONTROLLER_ADDRESSES", address)))
+    return tuple(pairs)
 
 
 def _database_url(raw: str) -> str:
@@ -169,6 +183,12 @@ def from_env(
         values["trusted_proxies"] = _int("TRUSTED_PROXIES", env["TRUSTED_PROXIES"])
     if env.get("LOGIN_MAX_FAILURES"):
         values["login_max_failures_per_user"] = _int("LOGIN_MAX_FAILURES", env["LOGIN_MAX_FAILURES"], 1)
+    if env.get("DRUNC_TIMEOUT_SECS"):
+        values["drunc_timeout"] = _float("DRUNC_TIMEOUT_SECS", env["DRUNC_TIMEOUT_SECS"])
+    if env.get("DRUNC_FSM_TIMEOUT_SECS"):
+        values["fsm_timeout"] = _float("DRUNC_FSM_TIMEOUT_SECS", env["DRUNC_FSM_TIMEOUT_SECS"])
+    if env.get("CONTROLLER_ADDRESSES"):
+        values["controller_addresses"] = _controller_addresses(env["CONTROLLER_ADDRESSES"])
     if env.get("LOG_LEVEL"):
         level = env["LOG_LEVEL"].upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -71,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds between simulated ERS issues (needs --kafka; default 0 = none)")
     parser.add_argument("--log-dir", type=Path, default=None, help="where process logs go (default a temp dir)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for churn and ERS issues")
+    parser.add_argument("--exit-with-parent", type=int, default=None, metavar="PID",
+                        help="stop when process PID ends (the demo passes its own pid)")
     args = parser.parse_args(argv)
     if args.processes > 200 and not args.virtual:
         parser.error("more than 200 real processes: use --virtual for scale tests")
@@ -113,11 +115,25 @@ def main(argv: list[str] | None = None) -> int:
     controllers = ",".join(f"{name}@{address}" for name, address in sim.controller_addresses.items())
     print("READY " + " ".join(f"{k}={v}" for k, v in sim.addresses.items()) + f" controllers={controllers}",
           flush=True)
+    if args.exit_with_parent:
+        threading.Thread(target=_watch_parent, args=(args.exit_with_parent, stop), daemon=True).start()
     try:
         stop.wait()
     finally:
         sim.stop()
     return 0
+
+
+def _watch_parent(pid: int, stop: threading.Event) -> None:
+    import os
+
+    while not stop.wait(1.0):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+        except PermissionError:
+            pass
 
 
 if __name__ == "__main__":
