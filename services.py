@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auth.permissions import DEFAULT_ROLES, DEMO_USERS, PERMISSIONS
+from drunc_client.backends import DruncBackends
 from settings import Settings
 from store import AuditLog, Database, UserExists, UserRepository
 
@@ -18,11 +19,20 @@ class Services:
     db: Database
     users: UserRepository
     audit: AuditLog
+    drunc: DruncBackends
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         db = Database(settings.database_url)
-        return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db))
+        drunc = DruncBackends(
+            process_manager_url=settings.process_manager_url,
+            controller_url=settings.controller_url,
+            session_manager_url=settings.session_manager_url,
+            timeout=settings.drunc_timeout,
+            fsm_timeout=settings.fsm_timeout,
+            controller_addresses=dict(settings.controller_addresses),
+        )
+        return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db), drunc=drunc)
 
     def prepare(self) -> None:
         """Schema, catalog and (demo only) demo users. Idempotent: every worker may run it at start."""
