@@ -1,0 +1,474 @@
+"""Client for drunc 0.10.x controllers: status, the tree walk, the FSM with validated arguments, sequences,
+include/exclude and control.
+
+Everything returned is a plain frozen dataclass; failures are the typed errors of `drunc_client.errors`.
+`execute_fsm_command` has two flag levels (protocol 7.2): a non-zero `Response.flag` on the addressed node raises,
+the FSM flag and the children's outcomes come back in a `NodeResult` to inspect (`NodeResult.ok`).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import any_pb2
+
+from drunc_client.errors import DruncError, DruncFlagError, InvalidArguments, ProtocolError
+from drunc_client.generated.druncschema import broadcast_pb2, generic_pb2, request_response_pb2
+from drunc_client.generated.druncschema import controller_pb2 as ctl
+from drunc_client.generated.druncschema import controller_pb2_grpc as ctl_grpc
+from drunc_client.transport import (
+    FLAG_NAMES,
+    SUCCESS,
+    Endpoint,
+    channel,
+    check,
+    failure_text,
+    normalise_address,
+    pack,
+    unpack,
+)
+
+# Sequences are expanded client-side in 0.10.x (protocol section 10).
+SEQUENCES: dict[str, tuple[str, ...]] = {
+    "start_run": ("conf", "start", "enable_triggers"),
+    "stop_run": ("disable_triggers", "drain_dataflow", "stop_trigger_sources", "stop"),
+    "shutdown": ("disable_triggers", "drain_dataflow", "stop_trigger_sources", "stop", "scrap"),
+}
+
+FSM_FLAG_NAMES = {v.number: v.name for v in ctl.FSMResponseFlag.DESCRIPTOR.values}
+FSM_OK = "FSM_EXECUTED_SUCCESSFULLY"
+FSM_EXCLUDED = "FSM_NOT_EXECUTED_EXCLUDED"
+OK = FLAG_NAMES[SUCCESS]
+FAILED = request_response_pb2.FAILED
+
+TYPE_NAMES = {v.number: v.name for v in ctl.Argument.Type.DESCRIPTOR.values}  # INT, FLOAT, STRING, BOOL
+WRAPPERS = {"INT": generic_pb2.int_msg, "FLOAT": generic_pb2.float_msg, "STRING": generic_pb2.string_msg,
+            "BOOL": generic_pb2.bool_msg}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    state: str  # the FSM state: the text before " (" while transitioning (protocol 9.3.3)
+    sub_state: str
+    in_error: bool
+    included: bool
+    transitioning: bool
+
+    @classmethod
+    def from_proto(cls, status: ctl.Status) -> NodeStatus:
+        state, sep, _ = status.state.partition(" (")
+        # Controllers report "<state> (<sub_state>)" mid-transition; applications report sub_state executing_cmd.
+        transitioning = bool(sep) or status.sub_state == "executing_cmd"
+        return cls(status.name, state, status.sub_state, status.in_error, status.included, transitioning)
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    name: str
+    status: NodeStatus | None
+    kind: str  # "controller" | "application"
+    children: tuple[TreeNode, ...] = ()
+    address: str | None = None
+    error: str | None = None  # why this controller's own subtree could not be read
+
+    def walk(self) -> Iterator[TreeNode]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class NodeDescription:
+    type: str  # "controller" | "application" | "" when the child's describe failed
+    name: str
+    session: str | None
+    commands: tuple[str, ...]
+    broadcast: tuple[str, str] | None  # (kafka_address, topic) when the node broadcasts to Kafka
+    children: tuple[NodeDescription, ...] = ()
+    error: str | None = None
+
+    def walk(self) -> Iterator[NodeDescription]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class ArgumentSpec:
+    name: str
+    type: str  # "INT" | "FLOAT" | "STRING" | "BOOL"
+    mandatory: bool
+    default: Any
+    choices: tuple
+    help: str
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    name: str
+    help: str
+    arguments: tuple[ArgumentSpec, ...] = ()
+
+    def argument(self, name: str) -> ArgumentSpec | None:
+        return next((a for a in self.arguments if a.name == name), None)
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's outcome of a propagating rpc, with its children's, recursively."""
+
+    name: str
+    flag: str  # ResponseFlag name
+    fsm_flag: str | None  # FSMResponseFlag name for execute_fsm_command, None otherwise
+    text: str  # the PlainText / Stacktrace the node sent, if any
+    children: tuple[NodeResult, ...] = ()
+
+    @property
+    def excluded(self) -> bool:
+        return self.flag == OK and self.fsm_flag == FSM_EXCLUDED
+
+    @property
+    def self_ok(self) -> bool:
+        return self.flag == OK and self.fsm_flag in (None, FSM_OK)
+
+    @property
+    def ok(self) -> bool:
+        """Both flag levels succeeded here and in every child. An excluded child counts as fine (it was skipped on
+        purpose, and the simulator's parent does not go into error for it); the addressed node itself being
+        excluded is not ok, since nothing ran."""
+        return self.self_ok and all(c.ok or c.excluded for c in self.children)
+
+    def failures(self) -> list[NodeResult]:
+        """Every node of the result whose own outcome is a failure (excluded children are not failures)."""
+        found = [] if self.self_ok else [self]
+        for child in self.children:
+            if not child.excluded:
+                found.extend(child.failures())
+        return found
+
+    def summary(self) -> str:
+        bad = self.failures()
+        if not bad:
+            return "ok"
+        return "; ".join(f"{n.name}: {n.fsm_flag if n.flag == OK else n.flag}"
+                         + (f" ({n.text.strip().splitlines()[-1]})" if n.text.strip() else "") for n in bad)
+
+
+@dataclass(frozen=True)
+class SequenceStep:
+    transition: str
+    result: NodeResult | None
+    error: str | None  # why the sequence stopped at this step
+    skipped: bool = False  # not offered by describe_fsm("") in the state reached (drunc's shell skips these too)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Argument encoding
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+def _unpack_value(data: any_pb2.Any, type_name: str) -> Any:
+    wrapper = WRAPPERS[type_name]()
+    if not data.Unpack(wrapper):
+        raise ProtocolError(f"argument value of type {data.type_url}, expected {type_name}")
+    return wrapper.value
+
+
+def _check_value(transition: str, arg: ArgumentSpec, value: Any) -> Any:
+    where = f"{transition}: argument '{arg.name}'"
+    shown = f"{value!r} ({type(value).__name__})"
+    if arg.type == "INT":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidArguments(f"{where} must be an integer, got {shown}")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidArguments(f"{where} does not fit in 64 bits: {value}")
+    elif arg.type == "FLOAT":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidArguments(f"{where} must be a number, got {shown}")
+        value = float(value)
+        if not math.isfinite(value) or abs(value) > FLOAT32_MAX:
+            raise InvalidArguments(f"{where} must be a finite 32-bit float, got {value}")
+    elif arg.type == "STRING":
+        if not isinstance(value, str):
+            raise InvalidArguments(f"{where} must be a string, got {shown}")
+    elif arg.type == "BOOL":
+        if not isinstance(value, bool):
+            raise InvalidArguments(f"{where} must be true or false, got {shown}")
+    else:
+        raise InvalidArguments(f"{where} has an unsupported type {arg.type}")
+    if arg.choices:
+        allowed = [_float32(c) for c in arg.choices] if arg.type == "FLOAT" else list(arg.choices)
+        if (_float32(value) if arg.type == "FLOAT" else value) not in allowed:
+            raise InvalidArguments(f"{where} must be one of {', '.join(map(str, arg.choices))}, got {value!r}")
+    return value
+
+
+def encode_arguments(spec: TransitionSpec, values: Mapping[str, Any] | None) -> dict[str, any_pb2.Any]:
+    """Validate `values` against the transition's declared arguments and pack them (protocol 7.3).
+
+    Strict: no conversion from text (the form layer converts); None means "not given" (the server then uses the
+    default). Raises InvalidArguments, before anything is sent, for an unknown name, a missing mandatory argument,
+    a wrong type (a bool is not an INT) or a value outside the choices.
+    """
+    values = {k: v for k, v in (values or {}).items() if v is not None}
+    declared = {a.name for a in spec.arguments}
+    unknown = sorted(set(values) - declared)
+    if unknown:
+        accepted = ", ".join(sorted(declared)) or "none"
+        raise InvalidArguments(f"{spec.name}: unknown argument(s) {', '.join(unknown)} (accepted: {accepted})")
+    encoded: dict[str, any_pb2.Any] = {}
+    for arg in spec.arguments:
+        if arg.name not in values:
+            if arg.mandatory:
+                raise InvalidArguments(f"{spec.name}: argument '{arg.name}' is mandatory")
+            continue
+        value = _check_value(spec.name, arg, values[arg.name])
+        encoded[arg.name] = pack(WRAPPERS[arg.type](value=value))
+    return encoded
+
+
+def _argument_spec(arg: ctl.Argument) -> ArgumentSpec:
+    type_name = TYPE_NAMES.get(arg.type)
+    if type_name is None:
+        raise ProtocolError(f"argument {arg.name} has an unknown type {arg.type}")
+    default = _unpack_value(arg.default_value, type_name) if arg.HasField("default_value") else None
+    choices = tuple(_unpack_value(c, type_name) for c in arg.choices)
+    return ArgumentSpec(arg.name, type_name, arg.presence == ctl.Argument.MANDATORY, default, choices, arg.help)
+
+
+def _transition_spec(command: ctl.FSMCommandDescription) -> TransitionSpec:
+    return TransitionSpec(command.name, command.help, tuple(_argument_spec(a) for a in command.arguments))
+
+
+def _node_result(response: request_response_pb2.Response) -> NodeResult:
+    fsm_flag = None
+    text = ""
+    if response.HasField("data"):
+        answer = ctl.FSMCommandResponse()
+        if response.data.Unpack(answer):
+            fsm_flag = FSM_FLAG_NAMES.get(answer.flag, str(answer.flag))
+        else:
+            text, _ = failure_text(response.data)
+    return NodeResult(response.name, FLAG_NAMES.get(response.flag, str(response.flag)), fsm_flag, text,
+                      tuple(_node_result(c) for c in response.children))
+
+
+def _description(response: request_response_pb2.Response) -> NodeDescription:
+    children = tuple(_description(c) for c in response.children)
+    description = request_response_pb2.Description()
+    if response.flag != SUCCESS or not response.HasField("data") or not response.data.Unpack(description):
+        text, _ = failure_text(response.data if response.HasField("data") else None)
+        return NodeDescription("", response.name, None, (), None, children,
+                               f"{FLAG_NAMES.get(response.flag, response.flag)}: {text}".rstrip(": "))
+    broadcast = None
+    if description.HasField("broadcast"):
+        config = broadcast_pb2.KafkaBroadcastHandlerConfiguration()
+        if description.broadcast.Unpack(config):
+            broadcast = (config.kafka_address, config.topic)
+    return NodeDescription(description.type, description.name or response.name,
+                           description.session if description.HasField("session") else None,
+                           tuple(c.name for c in description.commands), broadcast, children)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The client
+
+
+class ControllerClient:
+    """One controller, called for one web user. `child_addresses` (name → host:port) lets `tree()` descend into
+    child controllers, whose addresses a controller does not report (protocol 9.3.3)."""
+
+    def __init__(self, address: str, user_name: str, timeout: float = 5.0, fsm_timeout: float = 120.0,
+                 child_addresses: Mapping[str, str] | None = None):
+        self.address = normalise_address(address)
+        self.user_name = user_name
+        self.timeout = timeout
+        self.fsm_timeout = fsm_timeout
+        self.child_addresses = dict(child_addresses or {})
+        self.endpoint = Endpoint(self.address, user_name, timeout)
+        self._stub = ctl_grpc.ControllerStub(channel(self.address))
+
+    def _call(self, rpc: str, payload=None, timeout: float | None = None) -> request_response_pb2.Response:
+        return self.endpoint.call(getattr(self._stub, rpc), rpc, payload, timeout)
+
+    def _read(self, rpc: str, cls, payload=None):
+        response = check(self._call(rpc, payload), rpc)
+        return unpack(response.data, cls, server=response.name or self.address, rpc=rpc)
+
+    # -- reads --------------------------------------------------------------------------------------------------
+
+    def describe(self) -> NodeDescription:
+        """This controller's Description, with every descendant's (describe propagates)."""
+        return _description(check(self._call("describe"), "describe"))
+
+    def ls(self) -> list[str]:
+        return list(self._read("ls", generic_pb2.PlainTextVector).text)
+
+    def status(self) -> NodeStatus:
+        return NodeStatus.from_proto(self._read("get_status", ctl.Status))
+
+    def children_status(self) -> list[NodeStatus]:
+        return [NodeStatus.from_proto(s) for s in self._read("get_children_status", ctl.ChildrenStatus).children_status]
+
+    def who_is_in_charge(self) -> str:
+        return self._read("who_is_in_charge", generic_pb2.PlainText).text
+
+    def describe_fsm(self, key: str = "") -> list[TransitionSpec]:
+        """"" = transitions allowed now; "all-transitions"; a state name; a transition name (protocol 9.3.5)."""
+        described = self._read("describe_fsm", ctl.FSMCommandsDescription, generic_pb2.PlainText(text=key))
+        return [_transition_spec(c) for c in described.commands]
+
+    def all_transitions(self) -> list[TransitionSpec]:
+        return self.describe_fsm("all-transitions")
+
+    def tree(self) -> TreeNode:
+        """The controller tree: get_status + get_children_status at each controller, descending into the child
+        controllers whose address is in `child_addresses`. One `describe` at the top tells controllers from
+        applications; without it, a child is taken for a controller when its address is known. A child
+        controller that cannot be read is a leaf with its parent's view of its status and `error` set."""
+        try:
+            kinds = {d.name: d.type for d in self.describe().walk() if d.type}
+        except DruncError:
+            kinds = {}
+        return self._walk(kinds, {self.address})
+
+    def _child(self, address: str) -> ControllerClient:
+        return ControllerClient(address, self.user_name, self.timeout, self.fsm_timeout, self.child_addresses)
+
+    def _walk(self, kinds: dict[str, str], seen: set[str]) -> TreeNode:
+        status = self.status()
+        children = []
+        for child in self.children_status():
+            address = self.child_addresses.get(child.name)
+            kind = kinds.get(child.name) or ("controller" if address else "application")
+            if address and kind == "controller" and normalise_address(address) not in seen:
+                seen.add(normalise_address(address))
+                try:
+                    children.append(self._child(address)._walk(kinds, seen))
+                except DruncError as exc:
+                    children.append(TreeNode(child.name, child, kind, (), normalise_address(address), str(exc)))
+            else:
+                children.append(TreeNode(child.name, child, kind, (), address))
+        return TreeNode(status.name, status, "controller", tuple(children), self.address)
+
+    # -- FSM ----------------------------------------------------------------------------------------------------
+
+    def _spec(self, transition: str, specs: Mapping[str, TransitionSpec] | None = None) -> TransitionSpec:
+        specs = specs if specs is not None else {s.name: s for s in self.all_transitions()}
+        spec = specs.get(transition)
+        if spec is None:
+            raise InvalidArguments(f"unknown transition '{transition}' (known: {', '.join(specs) or 'none'})")
+        return spec
+
+    def encode_arguments(self, spec: TransitionSpec, values: Mapping[str, Any] | None) -> dict[str, any_pb2.Any]:
+        return encode_arguments(spec, values)
+
+    def execute(self, transition: str, arguments: Mapping[str, Any] | None = None) -> NodeResult:
+        """Run one transition on this node (and, by propagation, its subtree). Arguments are validated against
+        describe_fsm first. Raises NotInControl / DruncFlagError for a non-zero Response.flag on this node; FSM
+        outcomes (invalid transition, excluded, in error, failing children) are in the NodeResult."""
+        return self._execute(self._spec(transition), arguments)
+
+    def _execute(self, spec: TransitionSpec, arguments: Mapping[str, Any] | None) -> NodeResult:
+        command = ctl.FSMCommand(command_name=spec.name)
+        for name, value in encode_arguments(spec, arguments).items():
+            command.arguments[name].CopyFrom(value)
+        response = self._call("execute_fsm_command", command, timeout=self.fsm_timeout)
+        return _node_result(check(response, "execute_fsm_command"))
+
+    def run_sequence(self, name: str, arguments: Mapping[str, Any] | None = None,
+                     on_step: Callable[[SequenceStep], None] | None = None) -> list[SequenceStep]:
+        """Expand a standard sequence client-side and run it step by step (protocol section 10).
+
+        Refuses up front (DruncFlagError NOT_EXECUTED_NODE_IN_ERROR) when the node is in error, and
+        (InvalidArguments) when an argument is unknown to every step or fails validation. Each step gets only the
+        arguments it declares. A step that describe_fsm("") does not offer in the reached state is skipped, as
+        drunc's shell does. The sequence stops at the first step that fails at either flag level, in any child,
+        raises, or leaves the node in error. `on_step` is called after each step.
+        """
+        transitions = SEQUENCES.get(name)
+        if transitions is None:
+            raise InvalidArguments(f"unknown sequence '{name}' (known: {', '.join(SEQUENCES)})")
+        arguments = {k: v for k, v in (arguments or {}).items() if v is not None}
+        status = self.status()
+        if status.in_error:
+            raise DruncFlagError(status.name, name, "NOT_EXECUTED_NODE_IN_ERROR",
+                                 f"{status.name} is in error: it refuses every transition until restarted")
+        specs = {s.name: s for s in self.all_transitions()}
+        step_specs = [self._spec(t, specs) for t in transitions]
+        declared = {a.name for spec in step_specs for a in spec.arguments}
+        unknown = sorted(set(arguments) - declared)
+        if unknown:
+            raise InvalidArguments(f"{name}: unknown argument(s) {', '.join(unknown)}"
+                                   f" (accepted: {', '.join(sorted(declared)) or 'none'})")
+        per_step = [{k: v for k, v in arguments.items() if spec.argument(k)} for spec in step_specs]
+        for spec, values in zip(step_specs, per_step, strict=True):
+            encode_arguments(spec, values)  # validate every step before sending the first
+
+        steps: list[SequenceStep] = []
+        for spec, values in zip(step_specs, per_step, strict=True):
+            try:
+                offered = {s.name for s in self.describe_fsm("")}
+                if spec.name not in offered:
+                    step = SequenceStep(spec.name, None, None, skipped=True)
+                else:
+                    result = self._execute(spec, values)
+                    error = None if result.ok else result.summary()
+                    if error is None:
+                        after = self.status()
+                        if after.in_error:
+                            error = f"{after.name} went into error during {spec.name}"
+                    step = SequenceStep(spec.name, result, error)
+            except DruncError as exc:
+                step = SequenceStep(spec.name, None, str(exc))
+            steps.append(step)
+            if on_step is not None:
+                on_step(step)
+            if step.error is not None:
+                break
+        return steps
+
+    # -- include / exclude / control -------------------------------------------------------------------------------
+
+    def include(self) -> NodeResult:
+        """Include this node and its descendants. Raises for a non-zero flag on this node."""
+        return _node_result(check(self._call("include"), "include"))
+
+    def exclude(self) -> NodeResult:
+        """Exclude this node and its descendants; excluding an excluded node raises (DRUNC_EXCEPTION_THROWN)."""
+        return _node_result(check(self._call("exclude"), "exclude"))
+
+    def take_control(self) -> NodeResult:
+        """Become the actor of this node and its descendants. Always succeeds on this node in 0.10.x; FAILED means
+        some child could not be taken (see NodeResult.children), so it is returned, not raised."""
+        response = self._call("take_control")
+        if response.flag != FAILED:
+            check(response, "take_control")
+        return _node_result(response)
+
+    def surrender_control(self) -> None:
+        """Give up control of this node. drunc 0.10.x clears the actor and then answers FAILED ("Could not
+        surrender control"), without propagating: FAILED counts as success when who_is_in_charge then answers "".
+        The children keep the old actor. Raises NotInControl when the caller is not the actor."""
+        response = self._call("surrender_control")
+        if response.flag == FAILED and self.who_is_in_charge() == "":
+            return
+        check(response, "surrender_control")

@@ -1,0 +1,265 @@
+"""Process manager adapter: plain frozen dataclasses in, plain frozen dataclasses out, typed errors.
+
+Every call checks the Response flag (`transport.check`) and raises DruncFlagError and friends; gRPC failures
+arrive as BackendUnavailable (unreachable, or no answer before the deadline) or ProtocolError. No protobuf
+object leaves this module.
+
+Query safety (protocol spec 9.2.1): drunc matches a ProcessQuery with an OR over uuids, name regexes, user
+and session, and an empty `user` or `session` matches every process whose user or session is empty. So a
+kill "by uuid" would also kill every process booted without a session. This client never sends an empty
+user or session criterion: a criterion the caller leaves empty goes out as `UNMATCHABLE` (a NUL character,
+which no Unix user or session name contains), so only what the caller asked for can match.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from drunc_client.errors import InvalidArguments
+from drunc_client.generated.druncschema import broadcast_pb2, request_response_pb2
+from drunc_client.generated.druncschema import process_manager_pb2 as pm
+from drunc_client.generated.druncschema import process_manager_pb2_grpc as pm_grpc
+from drunc_client.transport import Endpoint, channel, check, normalise_address, unpack
+
+UNMATCHABLE = "\x00"
+ALL = ".*"
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TREE_ID = re.compile(r"^\d+\.\d+\.\d+$")
+
+Status = Literal["RUNNING", "DEAD"]
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One row of `ps` (or one process returned by boot, kill, flush, restart, terminate)."""
+
+    uuid: str
+    name: str
+    user: str
+    session: str
+    hostname: str
+    tree_id: str
+    status: Status
+    return_code: int
+    executable: str  # every `exec args...` of the chain, joined with "; "
+    allowed_hosts: tuple[str, ...]
+    log_path: str
+
+
+@dataclass(frozen=True)
+class BootSpec:
+    """What to start: one executable with its arguments, run on the first usable host of `allowed_hosts`.
+
+    The process manager runs `exec args...` through a shell (drunc joins them unquoted), so quote arguments
+    that contain spaces or shell characters yourself.
+    """
+
+    name: str
+    user: str
+    session: str
+    executable: str
+    arguments: tuple[str, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+    working_directory: str = ""
+    log_path: str = ""
+    allowed_hosts: tuple[str, ...] = ("localhost",)
+    tree_id: str = ""
+
+    def validate(self) -> None:
+        """Raise InvalidArguments, naming the field, for anything drunc would mishandle."""
+        for label, value in (("name", self.name), ("user", self.user), ("session", self.session),
+                             ("executable", self.executable)):
+            if not isinstance(value, str) or not value.strip():
+                extra = " (an empty one matches every query, see the protocol notes)" if label in (
+                    "user", "session") else ""
+                raise InvalidArguments(f"boot: {label} must not be empty{extra}")
+        if re.search(r"[\s/]", self.name):
+            raise InvalidArguments(f"boot: name {self.name!r} must not contain spaces or '/'")
+        if re.search(r"\s", self.user) or re.search(r"\s", self.session):
+            raise InvalidArguments("boot: user and session must not contain spaces")
+        if isinstance(self.arguments, str) or not all(isinstance(a, str) for a in self.arguments):
+            raise InvalidArguments("boot: arguments must be a sequence of strings")
+        hosts = (self.allowed_hosts,) if isinstance(self.allowed_hosts, str) else tuple(self.allowed_hosts)
+        if not hosts or not all(isinstance(h, str) and h.strip() for h in hosts):
+            raise InvalidArguments("boot: allowed_hosts must list at least one non-empty host name")
+        for key, value in self.environment.items():
+            if not isinstance(key, str) or not _ENV_KEY.match(key):
+                raise InvalidArguments(f"boot: environment variable name {key!r} is not a valid shell name")
+            if not isinstance(value, str) or "\n" in value or "\x00" in value:
+                raise InvalidArguments(f"boot: environment value of {key} must be a single-line string")
+        if self.tree_id and not _TREE_ID.match(self.tree_id):
+            raise InvalidArguments(f"boot: tree_id {self.tree_id!r} must be three dot-separated integers, "
+                                   f"like 1.2.3")
+
+    def to_request(self) -> pm.BootRequest:
+        metadata = pm.ProcessMetadata(user=self.user, session=self.session, name=self.name)
+        if self.tree_id:
+            metadata.tree_id = self.tree_id
+        hosts = (self.allowed_hosts,) if isinstance(self.allowed_hosts, str) else tuple(self.allowed_hosts)
+        return pm.BootRequest(
+            process_description=pm.ProcessDescription(
+                metadata=metadata,
+                env=dict(self.environment),
+                executable_and_arguments=[pm.ProcessDescription.ExecAndArgs(exec=self.executable,
+                                                                            args=list(self.arguments))],
+                process_execution_directory=self.working_directory,
+                process_logs_path=self.log_path,
+            ),
+            process_restriction=pm.ProcessRestriction(allowed_hosts=list(hosts)),
+        )
+
+
+@dataclass(frozen=True)
+class PMDescription:
+    name: str
+    session: str
+    commands: tuple[str, ...]
+    kafka_address: str | None
+    topic: str | None
+
+
+def _status(code: int) -> Status:
+    return "RUNNING" if code == pm.ProcessInstance.RUNNING else "DEAD"
+
+
+def process_info(instance: pm.ProcessInstance) -> ProcessInfo:
+    description = instance.process_description
+    meta = description.metadata
+    return ProcessInfo(
+        uuid=instance.uuid.uuid or meta.uuid.uuid,
+        name=meta.name,
+        user=meta.user,
+        session=meta.session,
+        hostname=meta.hostname,
+        tree_id=meta.tree_id,
+        status=_status(instance.status_code),
+        return_code=instance.return_code,
+        executable="; ".join(" ".join([step.exec, *step.args]) for step in description.executable_and_arguments),
+        allowed_hosts=tuple(instance.process_restriction.allowed_hosts),
+        log_path=description.process_logs_path,
+    )
+
+
+def _strings(value: Iterable[str] | str) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def make_query(uuids: Iterable[str] | str = (), names: Iterable[str] | str = (), user: str = "",
+               session: str = "") -> pm.ProcessQuery:
+    """A query matching exactly what is asked for: empty user/session become UNMATCHABLE (see module doc)."""
+    return pm.ProcessQuery(uuids=[pm.ProcessUUID(uuid=u) for u in _strings(uuids)], names=_strings(names),
+                           user=user or UNMATCHABLE, session=session or UNMATCHABLE)
+
+
+class ProcessManagerClient:
+    """Talks to one process manager. Reads use `timeout`; actions that start or stop processes use
+    `action_timeout` (drunc kills one process after the other, waiting its kill_timeout for each)."""
+
+    server = "process_manager"
+
+    def __init__(self, address: str, user_name: str, timeout: float = 5.0, *, action_timeout: float = 60.0):
+        self.address = normalise_address(address)
+        self.endpoint = Endpoint(self.address, user_name, timeout)
+        self.action_timeout = max(action_timeout, timeout)
+
+    @property
+    def _stub(self) -> pm_grpc.ProcessManagerStub:
+        return pm_grpc.ProcessManagerStub(channel(self.address))  # channel() survives reset_channels()
+
+    def _call(self, rpc: str, payload=None, result=None, timeout: float | None = None):
+        response = self.endpoint.call(getattr(self._stub, rpc), rpc, payload, timeout=timeout)
+        check(response, rpc)
+        return unpack(response.data, result, server=response.name or self.server, rpc=rpc) if result else None
+
+    # ------------------------------------------------------------------------------------------------ reads
+
+    def describe(self) -> PMDescription:
+        description = self._call("describe", None, request_response_pb2.Description)
+        kafka_address = topic = None
+        if description.HasField("broadcast"):
+            config = broadcast_pb2.KafkaBroadcastHandlerConfiguration()
+            if description.broadcast.Unpack(config):
+                kafka_address, topic = config.kafka_address or None, config.topic or None
+        return PMDescription(name=description.name, session=description.session,
+                             commands=tuple(c.name for c in description.commands),
+                             kafka_address=kafka_address, topic=topic)
+
+    def ps(self, uuids: Iterable[str] | str = (), names: Iterable[str] | str = (), user: str = "",
+           session: str = "") -> list[ProcessInfo]:
+        """The matching processes (OR over the criteria); every process when no criterion is given."""
+        if not (_strings(uuids) or _strings(names) or user or session):
+            names = [ALL]
+        listing = self._call("ps", make_query(uuids, names, user, session), pm.ProcessInstanceList)
+        return [process_info(instance) for instance in listing.values]
+
+    def logs(self, uuid: str, lines: int = 100, timeout: float = 5.0) -> list[str]:
+        """The last `lines` lines of the process's log, read in one bounded call that ends by `timeout`.
+
+        drunc has no follow mode; call again to refresh. A flag on any streamed Response raises.
+        """
+        if not uuid:
+            raise InvalidArguments("logs: a process uuid is required")
+        if not isinstance(lines, int) or lines < 1:
+            raise InvalidArguments("logs: lines must be a positive integer")
+        request = pm.LogRequest(query=make_query(uuids=[uuid]), how_far=lines)
+        deadline = time.monotonic() + timeout
+        limit = lines + 10  # drunc may add a few explanation lines; never read an unbounded stream
+        out: list[str] = []
+        stream = self.endpoint.stream(self._stub.logs, "logs", request, timeout=timeout)
+        try:
+            for response in stream:
+                check(response, "logs")
+                line = unpack(response.data, pm.LogLine, server=response.name or self.server, rpc="logs")
+                out.append(line.line.rstrip("\r\n"))
+                if len(out) >= limit or time.monotonic() > deadline:
+                    break
+        finally:
+            stream.close()  # cancels the call if it is still open
+        return out[-lines:]
+
+    # ----------------------------------------------------------------------------------------------- actions
+
+    def boot(self, spec: BootSpec) -> ProcessInfo:
+        spec.validate()
+        instance = self._call("boot", spec.to_request(), pm.ProcessInstance, timeout=self.action_timeout)
+        return process_info(instance)
+
+    def kill(self, uuids: Iterable[str] | str = (), names: Iterable[str] | str = (), user: str = "",
+             session: str = "") -> list[ProcessInfo]:
+        """Kill the matching processes (SIGQUIT, then SIGKILL); they are returned DEAD and leave `ps`."""
+        if not (_strings(uuids) or _strings(names) or user or session):
+            raise InvalidArguments("kill: give uuids, names, a user or a session (terminate() kills everything)")
+        return self._list("kill", make_query(uuids, names, user, session))
+
+    def terminate(self, uuids: Iterable[str] | str = (), names: Iterable[str] | str = (), user: str = "",
+                  session: str = "") -> list[ProcessInfo]:
+        """Kill EVERY process of the process manager: drunc ignores the query (9.2.4); it is sent anyway."""
+        if not (_strings(uuids) or _strings(names) or user or session):
+            names = [ALL]
+        return self._list("terminate", make_query(uuids, names, user, session))
+
+    def flush(self, uuids: Iterable[str] | str = (), names: Iterable[str] | str = (), user: str = "",
+              session: str = "") -> list[ProcessInfo]:
+        """Remove the matching DEAD processes from the list (all dead ones when no criterion is given)."""
+        if not (_strings(uuids) or _strings(names) or user or session):
+            names = [ALL]
+        return self._list("flush", make_query(uuids, names, user, session))
+
+    def restart(self, uuid: str) -> ProcessInfo:
+        """Stop and boot again from the stored request, same uuid. Fails (flag 7) for a killed process."""
+        if not uuid:
+            raise InvalidArguments("restart: a process uuid is required")
+        instance = self._call("restart", make_query(uuids=[uuid]), pm.ProcessInstance, timeout=self.action_timeout)
+        return process_info(instance)
+
+    def _list(self, rpc: str, query: pm.ProcessQuery) -> list[ProcessInfo]:
+        listing = self._call(rpc, query, pm.ProcessInstanceList, timeout=self.action_timeout)
+        return [process_info(instance) for instance in listing.values]
+
+
+__all__ = ["ALL", "UNMATCHABLE", "BootSpec", "PMDescription", "ProcessInfo", "ProcessManagerClient", "make_query",
+           "process_info"]
