@@ -60,7 +60,8 @@ def _print_tree(node, depth: int = 0) -> None:
         state = f"unreachable: {node.error}" if node.error else "unknown"
     else:
         flags = [f for f, on in (("IN ERROR", status.in_error), ("excluded", not status.included)) if on]
-        sub = f" ({status.sub_state})" if status.sub_state and status.sub_state != status.state else ""
+        idle = not status.sub_state or status.sub_state in (status.state, "idle")
+        sub = "" if idle else f" ({status.sub_state})"
         state = f"{status.state}{sub}" + (f"  [{', '.join(flags)}]" if flags else "")
     print(f"{'  ' * depth}{node.name:<{max(8, 40 - 2 * depth)}} {state}")
     for child in node.children:
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="process manager address (default $PROCESS_MANAGER_URL or localhost:10054)")
     parser.add_argument("--controller", default=os.environ.get("CONTROLLER_URL", "localhost:3333"),
                         help="root controller address (default $CONTROLLER_URL or localhost:3333)")
+    parser.add_argument("--controllers", default=os.environ.get("CONTROLLER_ADDRESSES", ""),
+                        metavar="NAME@ADDR,...",
+                        help="child controller addresses for walking the tree (default $CONTROLLER_ADDRESSES)")
     parser.add_argument("--user", default=getpass.getuser(), help="user name sent in the drunc token")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline per call in seconds (default 5)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,7 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from drunc_client.controller import ControllerClient
     from drunc_client.process_manager import BootSpec, ProcessManagerClient
 
     pm = ProcessManagerClient(args.pm, args.user, timeout=args.timeout)
@@ -143,9 +146,9 @@ def run(args) -> int:
         for line in pm.logs(args.uuid, lines=args.lines, timeout=args.timeout):
             print(line)
     elif args.command == "status":
-        _print_tree(ControllerClient(args.controller, args.user, timeout=args.timeout).tree())
+        _print_tree(_controller(args).tree())
     elif args.command == "fsm":
-        controller = ControllerClient(args.controller, args.user, timeout=args.timeout)
+        controller = _controller(args)
         if args.take_control:
             controller.take_control()
         if not args.transition:
@@ -160,6 +163,18 @@ def run(args) -> int:
         _print_result(result)
         return 0 if result.ok else 1
     return 0
+
+
+def _controller(args):
+    from drunc_client.controller import ControllerClient
+
+    children = {}
+    for item in (p.strip() for p in args.controllers.split(",") if p.strip()):
+        name, sep, address = item.partition("@")
+        if not sep or not name or not address:
+            raise DruncError(f"--controllers entries look like name@host:port, got {item!r}")
+        children[name] = address
+    return ControllerClient(args.controller, args.user, timeout=args.timeout, child_addresses=children)
 
 
 def _print_result(result, depth: int = 0) -> None:
