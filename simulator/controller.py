@@ -185,6 +185,15 @@ def decode_arguments(transition: TransitionDef, arguments) -> dict[str, Any]:
     return values
 
 
+def _refuse_if_unable(node, command: str, token):
+    """drunc checks, in this order, that a node is not in error and not excluded before any transition."""
+    if node.in_error:
+        return _fsm_response(node.name, command, ctl.FSM_NOT_EXECUTED_IN_ERROR, token)
+    if not node.included:
+        return _fsm_response(node.name, command, ctl.FSM_NOT_EXECUTED_EXCLUDED, token)
+    return None
+
+
 def _fsm_response(name: str, command: str, flag: int, token=None, children=()) -> request_response_pb2.Response:
     return respond(name, ctl.FSMCommandResponse(flag=flag, command_name=command), token=token, children=children)
 
@@ -229,10 +238,9 @@ class ApplicationNode:
         name = command.command_name
         transition = TRANSITIONS.get(name)
         with self._lock:
-            if self.in_error:
-                return _fsm_response(self.name, name, ctl.FSM_NOT_EXECUTED_IN_ERROR, request.token)
-            if not self.included:
-                return _fsm_response(self.name, name, ctl.FSM_NOT_EXECUTED_EXCLUDED, request.token)
+            refused = _refuse_if_unable(self, name, request.token)
+            if refused is not None:
+                return refused
             if transition is None or self.executing or transition.source != self.state:
                 return _fsm_response(self.name, name, ctl.FSM_INVALID_TRANSITION, request.token)
             if name in self._fail_next:
@@ -485,10 +493,9 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         name = command.command_name
         transition = TRANSITIONS.get(name)
         with self._lock:
-            if self.in_error:
-                return _fsm_response(self.name, name, ctl.FSM_NOT_EXECUTED_IN_ERROR, request.token)
-            if not self.included:
-                return _fsm_response(self.name, name, ctl.FSM_NOT_EXECUTED_EXCLUDED, request.token)
+            refused = _refuse_if_unable(self, name, request.token)
+            if refused is not None:
+                return refused
             valid = transition is not None and not self._busy and transition.source == self.state
             if valid:
                 self._busy = True
