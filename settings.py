@@ -32,6 +32,11 @@ class Settings:
     controller_url: str = ""
     kafka_address: str = "localhost:9092"
     message_expire_secs: int = 1800
+    # Kafka topics (a leading ^ makes an entry a regex) the message consumer subscribes to, and its group id
+    kafka_broadcast_topics: tuple[str, ...] = ("^control\\..+",)
+    kafka_ers_topics: tuple[str, ...] = ("monitoring.ers_stream", "^erscontrol\\..+")
+    kafka_group_id: str = "runcontrol-ui"
+    message_max_rows: int = 1_000_000
     demo_password: str = "demo"
     session_hours: float = 12.0
     session_cookie_secure: bool = False
@@ -104,6 +109,25 @@ def _kafka(name: str, raw: str) -> str:
     return ",".join(_address(name, p) for p in parts)
 
 
+def _topics(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated topic names or (with a leading ^) regular expressions, as librdkafka subscribes to them."""
+    topics = tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
+    if not topics:
+        raise SettingsError(f"{name} must list at least one topic name or ^regex, comma-separated")
+    for topic in topics:
+        if topic.startswith("^"):
+            try:
+                re.compile(topic)
+            except re.error as exc:
+                raise SettingsError(f"{name}: {topic!r} is not a valid regular expression ({exc})") from None
+        elif not re.fullmatch(r"[A-Za-z0-9._\-]{1,249}", topic):
+            raise SettingsError(
+                f"{name}: {topic!r} is not a Kafka topic name (letters, digits, '.', '_', '-'); "
+                "start a regular expression with ^"
+            )
+    return topics
+
+
 def _controller_addresses(raw: str) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in (p.strip() for p in raw.split(",") if p.strip()):
@@ -171,6 +195,17 @@ def from_env(
         values["kafka_address"] = _kafka("KAFKA_ADDRESS", env["KAFKA_ADDRESS"])
     if env.get("MESSAGE_EXPIRE_SECS"):
         values["message_expire_secs"] = _int("MESSAGE_EXPIRE_SECS", env["MESSAGE_EXPIRE_SECS"], 1)
+    if env.get("KAFKA_BROADCAST_TOPICS"):
+        values["kafka_broadcast_topics"] = _topics("KAFKA_BROADCAST_TOPICS", env["KAFKA_BROADCAST_TOPICS"])
+    if env.get("KAFKA_ERS_TOPICS"):
+        values["kafka_ers_topics"] = _topics("KAFKA_ERS_TOPICS", env["KAFKA_ERS_TOPICS"])
+    if env.get("KAFKA_GROUP_ID"):
+        group = env["KAFKA_GROUP_ID"].strip()
+        if not group or len(group) > 255 or any(c.isspace() for c in group):
+            raise SettingsError(f"KAFKA_GROUP_ID must be a name without spaces, got {env['KAFKA_GROUP_ID']!r}")
+        values["kafka_group_id"] = group
+    if env.get("MESSAGE_MAX_ROWS"):
+        values["message_max_rows"] = _int("MESSAGE_MAX_ROWS", env["MESSAGE_MAX_ROWS"], 1)
     if "DEMO_PASSWORD" in env:
         if not env["DEMO_PASSWORD"]:
             raise SettingsError("DEMO_PASSWORD must not be empty")

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -103,3 +116,59 @@ class AuditEvent(Base):
         Index("ix_audit_action_time", "action", "time"),
         Index("ix_audit_address_time", "address", "time"),
     )
+
+
+# BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the rowid alias (and AUTOINCREMENT needs it).
+MessageId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Message(Base):
+    """One Kafka record: a drunc broadcast, an ERS issue chain, or an undecodable payload.
+
+    Unique on (topic, partition, offset), so a redelivered record is stored once. Ids only grow (AUTOINCREMENT on
+    SQLite, a sequence on PostgreSQL), even after every row has been pruned, so "newer than id" never misses one.
+    Each filter column has a (column, id) index so a filtered query can walk it in id order and stop at LIMIT.
+    """
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(MessageId, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    topic: Mapped[str] = mapped_column(String(255))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    session: Mapped[str] = mapped_column(String(255), default="")
+    source: Mapped[str] = mapped_column(String(255), default="")
+    host: Mapped[str] = mapped_column(String(255), default="")
+    broadcast_type: Mapped[str] = mapped_column(String(64), default="")
+    issue_name: Mapped[str] = mapped_column(String(255), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("topic", "partition", "offset", name="uq_messages_topic_partition_offset"),
+        Index("ix_messages_time", "time"),
+        Index("ix_messages_severity_id", "severity", "id"),
+        Index("ix_messages_session_id", "session", "id"),
+        Index("ix_messages_source_id", "source", "id"),
+        Index("ix_messages_topic_id", "topic", "id"),
+        Index("ix_messages_type_id", "broadcast_type", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class ConsumerStatus(Base):
+    """One row per consumer process (by name): what the UI shows about the message pipeline's health."""
+
+    __tablename__ = "consumer_status"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_message_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_poll_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    messages_stored: Mapped[int] = mapped_column(BigInteger, default=0)
+    undecodable: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,7 +20,17 @@ from store.db import MIGRATIONS_DIR
 from store.models import Base, User
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"alembic_version", "audit_events", "permissions", "role_permissions", "roles", "user_roles", "users"}
+TABLES = {
+    "alembic_version",
+    "audit_events",
+    "consumer_status",
+    "messages",
+    "permissions",
+    "role_permissions",
+    "roles",
+    "user_roles",
+    "users",
+}
 
 
 def _alembic_config(url: str) -> Config:

