@@ -12,9 +12,11 @@ idempotent writes, so every record is stored exactly once.
 
 Failures:
 - broker unreachable or restarted: librdkafka reconnects by itself and resumes from the committed offsets; its
-  error callbacks are logged (repeats of one error at most every 30 s) and recorded as the status's last error;
+  error callbacks are logged (repeats of one error at most every 30 s) and recorded as the status's last error,
+  which is cleared once a batch is stored again or, when idle, once the broker answers a metadata request;
 - database write failed: the same batch is retried with exponential back-off (0.5 s doubling to 10 s) and its
-  offsets are not committed until it is stored;
+  offsets are not committed until it is stored; the status row shows the error meanwhile (when it can be written)
+  and is cleared once the batch is stored;
 - `stop()` (SIGTERM in `python -m consumers`): the current batch is finished and committed, then the consumer
   leaves the group and closes.
 
@@ -164,6 +166,8 @@ class MessageConsumer:
         self._status_time: datetime | None = None
         self._status_flushed = time.monotonic()
         self._last_activity = time.monotonic()
+        self._broker_down = False  # a "broker unreachable" error came; probed when idle until the broker answers
+        self._last_probe = 0.0
 
     # -- control -------------------------------------------------------------------------------------------
 
@@ -193,8 +197,11 @@ class MessageConsumer:
                 if messages:
                     self._handle(messages)
                     now = time.monotonic()
-                elif self._status_stored or now - self._status_flushed >= self.status_every_secs:
-                    self._update_status()  # idle: the last counts now, then a "still polling" beat
+                else:
+                    if self._broker_down and now - self._last_probe >= self.status_every_secs:
+                        self._probe_broker()  # idle after a broker error: is it back?
+                    if self._status_stored or now - self._status_flushed >= self.status_every_secs:
+                        self._update_status()  # idle: the last counts now, then a "still polling" beat
                 if now - last_prune >= self.prune_every_secs:
                     self.prune()
                     last_prune = time.monotonic()
@@ -269,6 +276,7 @@ class MessageConsumer:
                     log.exception("%s; retrying the same %d record(s) with back-off", message, len(rows))
                 else:
                     log.error("%s; retry %d in %.1f s", message, failures, delay)
+                self._update_status()  # show the error while it lasts (best effort: the database may be down)
                 if self._stopping.wait(delay):
                     log.warning("stopping with %d unstored record(s); their offsets are not committed, "
                                 "they will be consumed again", len(rows))
@@ -277,6 +285,7 @@ class MessageConsumer:
                 continue
             if failures:
                 log.info("database write succeeded after %d failure(s)", failures)
+                self._error_to_report = ""  # the database works again: clear the error (shown or not)
             return inserted
 
     def _commit(self) -> bool:
@@ -388,10 +397,24 @@ class MessageConsumer:
         log.warning("lost %d partition(s) (session timed out); they will be re-consumed from the committed offsets",
                     len(partitions))
 
+    def _probe_broker(self) -> None:
+        """While idle after a broker error, ask for metadata (at most every `status_every_secs`). Once the broker
+        answers, the error is cleared: an idle consumer must not show it until the next record arrives."""
+        self._last_probe = time.monotonic()
+        try:
+            self._consumer.list_topics(timeout=2.0)
+        except KafkaException:
+            return  # still down; librdkafka keeps reconnecting
+        self._broker_down = False
+        log.info("kafka broker %s reachable again", self.config.address)
+        self._error_to_report = ""
+        self._update_status()
+
     def _on_error(self, error: KafkaError) -> None:
         code = error.code()
         if code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
             text = f"kafka broker {self.config.address} unreachable ({error.str()}); reconnecting"
+            self._broker_down = True
         else:
             text = f"kafka {self.config.address}: {error.str()}"
         if error.fatal():
