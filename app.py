@@ -127,8 +127,7 @@ def _with_embedded_backends(settings: Settings) -> Settings:
         return settings
     import demo
 
-    kafka = None if os.environ.get("KAFKA_ADDRESS") else demo.start_broker()
-    kafka = kafka or os.environ.get("KAFKA_ADDRESS")
+    kafka = os.environ.get("KAFKA_ADDRESS") or demo.start_broker()
     _, addresses = demo.start_simulator(kafka=kafka)
     children = demo.controller_children(addresses)
     print(f"drunc simulator: process manager {addresses['process_manager']}, root controller "

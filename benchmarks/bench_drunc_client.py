@@ -10,9 +10,7 @@ Run: .venv/bin/python benchmarks/bench_drunc_client.py
 from __future__ import annotations
 
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,27 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import demo  # noqa: E402  (starts `python -m simulator` on free ports and reads its READY line)
 from drunc_client.controller import ControllerClient  # noqa: E402
 from drunc_client.process_manager import ProcessManagerClient  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(args: list[str]) -> tuple[subprocess.Popen, dict[str, str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 60
-    for line in proc.stdout:
-        if line.startswith("READY "):
-            return proc, dict(part.split("=", 1) for part in line.split()[1:])
-        if time.time() > deadline:
-            break
-    proc.kill()
-    raise RuntimeError("simulator did not start")
 
 
 def rss_mib(pid: int) -> float:
@@ -62,9 +42,8 @@ def median_ms(fn, repeat: int) -> float:
 def main() -> None:
     user = os.environ.get("USER", "bench")
     for n in (10, 1_000, 10_000):
-        ports = [str(free_port()) for _ in range(3)]
-        proc, addresses = start(["--virtual", "--processes", str(n), "--pm-port", ports[0], "--controller-port",
-                                 ports[1], "--session-manager-port", ports[2], "--tree", "1x1"])
+        # later flags override the demo's defaults
+        proc, addresses = demo.start_simulator(["--virtual", "--processes", str(n), "--tree", "1x1"])
         try:
             client = ProcessManagerClient(addresses["process_manager"], user, timeout=30)
             rows = client.ps()
@@ -72,24 +51,20 @@ def main() -> None:
             ms = median_ms(client.ps, 20 if n <= 1000 else 7)
             print(f"ps round trip, {n:>6,} processes: {ms:8.1f} ms median  (simulator RSS {rss_mib(proc.pid):.0f} MiB)")
         finally:
-            proc.terminate()
-            proc.wait(10)
+            demo.stop(proc)
 
-    ports = [free_port(), free_port()]
-    proc, addresses = start(["--tree", "10x10", "--pm-port", str(ports[0]), "--controller-port", "0",
-                             "--session-manager-port", str(ports[1])])
+    proc, addresses = demo.start_simulator(["--processes", "0", "--tree", "10x10"])
     try:
         # child controller addresses come from the simulator's READY line (a connectivity service's job in a
         # real deployment)
-        children = dict(item.split("@", 1) for item in addresses["controllers"].split(","))
+        children = demo.controller_children(addresses)
         root = ControllerClient(addresses["controller"], user, timeout=30, child_addresses=children)
         tree = root.tree()
         count = _count(tree)
         ms = median_ms(root.tree, 10)
         print(f"tree walk, 10 segments x 10 apps ({count} nodes): {ms:.1f} ms median")
     finally:
-        proc.terminate()
-        proc.wait(10)
+        demo.stop(proc)
 
 
 def _count(node) -> int:

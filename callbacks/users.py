@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dash import Input, Output, State, ctx, no_update
+from flask_login import current_user
 
 from auth.actions import UserError, guarded_callback
 from callbacks.notify import notify
@@ -66,7 +67,7 @@ def register(app, services) -> None:
     def change_user(note, *values):
         new_name, new_password, new_roles, selected, role, password, version = values[6:]
         which = ctx.triggered_id
-        me = _current_username()
+        me = current_user.name
         try:
             if which == page.CREATE:
                 note.action, note.target = "user.create", new_name or ""
@@ -111,9 +112,3 @@ def register(app, services) -> None:
             raise UserError(str(exc)) from None
         note.skip = True
         return no_update, no_update, no_update
-
-
-def _current_username() -> str:
-    from flask_login import current_user
-
-    return current_user.name

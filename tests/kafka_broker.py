@@ -69,6 +69,30 @@ def _port_open(port: int) -> bool:
         return False
 
 
+def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float, log_tail) -> None:
+    """Until 127.0.0.1:port accepts connections; RuntimeError (with the log's tail) if `proc` exits first or
+    `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not _port_open(port):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {log_tail()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not open port {port} in {timeout} s: {log_tail()}")
+        time.sleep(0.02)
+
+
+def terminate(proc: subprocess.Popen | None, grace: float) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
 class TansuBroker:
     """One Tansu process on 127.0.0.1:<port> with memory storage."""
 
@@ -91,13 +115,11 @@ class TansuBroker:
                 env={**os.environ, "RUST_LOG": "warn"}, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        while not _port_open(self.port):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tansu exited with {self.proc.returncode}: {self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"tansu did not open port {self.port} in {timeout} s: {self.log_tail()}")
-            time.sleep(0.02)
+        try:
+            wait_port(self.port, self.proc, "tansu", timeout, self.log_tail)
+        except RuntimeError:
+            self.stop()
+            raise
         self._wait_for_metadata(deadline)
         return self
 
@@ -123,14 +145,7 @@ class TansuBroker:
         """SIGTERM to its own PID. Tansu waits about 5 s for clients that are still connected before it exits;
         memory storage has nothing to save, so after `timeout` it is killed."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        terminate(proc, timeout)
 
     def log_tail(self, lines: int = 20) -> str:
         try:

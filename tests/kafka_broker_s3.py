@@ -25,14 +25,13 @@ Quirks handled here (test helpers only, never in application code):
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from kafka_broker import ERS_TOPIC, TansuBroker, _port_open, free_port, tansu_binary
+from kafka_broker import ERS_TOPIC, TansuBroker, free_port, tansu_binary, terminate, wait_port
 
 BUCKET = "tansu"
 REGION = "us-east-1"
@@ -46,27 +45,6 @@ def moto_installed() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float, log_tail) -> None:
-    deadline = time.monotonic() + timeout
-    while not _port_open(port):
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}: {log_tail()}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not open port {port} in {timeout} s: {log_tail()}")
-        time.sleep(0.02)
-
-
-def _terminate(proc: subprocess.Popen | None, grace: float) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
 
 
 class MotoS3:
@@ -87,7 +65,7 @@ class MotoS3:
             self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
                                          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            _wait_port(self.port, self.proc, "moto_server", timeout, self.log_tail)
+            wait_port(self.port, self.proc, "moto_server", timeout, self.log_tail)
             self._create_bucket(time.monotonic() + timeout)
         except BaseException:
             self.stop()
@@ -117,7 +95,7 @@ class MotoS3:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        _terminate(proc, 5.0)
+        terminate(proc, 5.0)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -148,7 +126,7 @@ class S3TansuBroker(TansuBroker):
                  "--storage-engine", self.storage_url],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            _wait_port(self.port, self.proc, "tansu", timeout, self.log_tail)
+            wait_port(self.port, self.proc, "tansu", timeout, self.log_tail)
         except RuntimeError:
             self.stop()
             raise
@@ -166,7 +144,7 @@ class S3TansuBroker(TansuBroker):
         known = self.topics()
         began = time.monotonic()
         proc, self.proc = self.proc, None
-        _terminate(proc, grace)
+        terminate(proc, grace)
         deadline = time.monotonic() + timeout
         while True:  # the port can stay busy for a moment after the old process exited
             try:
@@ -182,7 +160,7 @@ class S3TansuBroker(TansuBroker):
 
     def stop(self, timeout: float = 2.0) -> None:
         proc, self.proc = self.proc, None
-        _terminate(proc, timeout)
+        terminate(proc, timeout)
 
 
 @pytest.fixture(scope="module", name="s3_kafka_broker")
