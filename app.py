@@ -21,6 +21,10 @@ from auth.guard import init_auth
 from auth.rate_limit import LoginLimits
 from auth.views import make_blueprint as login_blueprint
 from callbacks import audit as audit_callbacks
+from callbacks import message_panel as message_panel_callbacks
+from callbacks import process_boot as process_boot_callbacks
+from callbacks import process_logs as process_logs_callbacks
+from callbacks import process_manager as process_manager_callbacks
 from callbacks import shell as shell_callbacks
 from callbacks import users as users_callbacks
 from callbacks.errors import on_callback_error
@@ -51,7 +55,15 @@ INDEX = """<!DOCTYPE html>
         </footer>
     </body>
 </html>"""
-CALLBACK_MODULES = (shell_callbacks, audit_callbacks, users_callbacks)
+CALLBACK_MODULES = (
+    shell_callbacks,
+    audit_callbacks,
+    users_callbacks,
+    process_manager_callbacks,
+    process_boot_callbacks,
+    process_logs_callbacks,
+    message_panel_callbacks,
+)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Dash:

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from auth.permissions import DEFAULT_ROLES, DEMO_USERS, PERMISSIONS
 from drunc_client.backends import DruncBackends
+from polling.process_feed import ProcessFeed
 from settings import Settings
 from store import AuditLog, Database, UserExists, UserRepository
+from store.messages import MessageStore
 
 
 @dataclass
@@ -20,6 +22,8 @@ class Services:
     users: UserRepository
     audit: AuditLog
     drunc: DruncBackends
+    messages: MessageStore
+    process_feed: ProcessFeed
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -32,7 +36,9 @@ class Services:
             fsm_timeout=settings.fsm_timeout,
             controller_addresses=dict(settings.controller_addresses),
         )
-        return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db), drunc=drunc)
+        feed = ProcessFeed(settings.data_dir / "cache", drunc, timeout=settings.drunc_timeout)
+        return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db), drunc=drunc,
+                   messages=MessageStore(db), process_feed=feed)
 
     def prepare(self) -> None:
         """Schema, catalog and (demo only) demo users. Idempotent: every worker may run it at start."""
@@ -40,6 +46,11 @@ class Services:
         self.users.ensure_catalog(PERMISSIONS, DEFAULT_ROLES)
         if self.settings.demo:
             seed_demo_users(self.users, self.settings.demo_password)
+
+    def close(self) -> None:
+        """Stop the pollers and release the database (tests build many apps in one process)."""
+        self.process_feed.close()
+        self.db.dispose()
 
 
 def seed_demo_users(users: UserRepository, password: str) -> None:

@@ -15,11 +15,6 @@ def _soon(title: str, what: str):
     )
 
 
-def process_manager(ctx: PageContext):
-    return _soon("Process Manager", "A live table of every process the process manager runs, with restart, "
-                 "kill, flush, terminate, boot and logs.")
-
-
 def controller(ctx: PageContext):
     return _soon("Controller", "The controller tree with each node's state, and the FSM with its transitions "
                  "and sequences.")

@@ -49,7 +49,7 @@ def app_settings(tmp_path):
 def services(app_settings):
     s = make_services(app_settings)
     yield s
-    s.db.dispose()
+    s.close()
 
 
 @pytest.fixture

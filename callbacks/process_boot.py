@@ -1,0 +1,5 @@
+"""Stub."""
+
+
+def register(app, services) -> None:
+    pass

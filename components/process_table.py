@@ -1,0 +1,193 @@
+"""The live process table: its ids, columns, toolbar, status line and the confirmation dialogs of its actions.
+
+Cell renderers (status badge, short uuid with copy, logs button) live in assets/ui/grid_renderers.js; they
+render drunc strings as React text, never as HTML.
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.grid import data_grid
+from components.guarded import guarded_button
+
+GRID = "pm-grid"
+GRID_WRAP = "pm-grid-wrap"
+QUICK = "pm-quick"
+REFRESH = "pm-refresh"
+REFRESH_NOW = "pm-refresh-now"
+TICK = "pm-tick"
+VERSION = "pm-version"
+LIVE = "pm-live"
+STATUS = "pm-status"
+COUNT = "pm-count"
+SHOWN = "pm-shown"
+BANNER = "pm-banner"
+URL_INIT = "pm-url-init"
+URL_SYNC = "pm-url-sync"
+PERMS = "pm-perms"
+SELECTED = "pm-selected"
+
+RESTART = "pm-restart"
+KILL = "pm-kill"
+FLUSH = "pm-flush"
+TERMINATE = "pm-terminate"
+ACTIONS = {RESTART: "restart", KILL: "kill", FLUSH: "flush"}
+
+CONFIRM = "pm-confirm"
+CONFIRM_TITLE = "pm-confirm-title"
+CONFIRM_BODY = "pm-confirm-body"
+CONFIRM_OK = "pm-confirm-ok"
+CONFIRM_CANCEL = "pm-confirm-cancel"
+PENDING = "pm-pending"
+
+TERM = "pm-term"
+TERM_BODY = "pm-term-body"
+TERM_TEXT = "pm-term-text"
+TERM_OK = "pm-term-ok"
+TERM_CANCEL = "pm-term-cancel"
+TERM_EXPECTED = "pm-term-expected"
+
+# Refresh choices, in seconds; 0 is paused.
+REFRESH_CHOICES = {"1": "1 s", "5": "5 s", "0": "Paused"}
+PAUSED_MS = 24 * 3600 * 1000  # a paused Interval still exists: `disabled` belongs to the no-overlap guard
+
+
+def columns(can_read_logs: bool) -> list[dict]:
+    text = {"filter": "agTextColumnFilter", "floatingFilter": True, "filterParams": {"debounceMs": 300}}
+    return [
+        {"field": "uuid", "headerName": "UUID", "minWidth": 120, "maxWidth": 150, "cellRenderer": "RcUuid",
+         "tooltipField": "uuid", **text},
+        {"field": "name", "headerName": "Name", "minWidth": 180, **text,
+         "cellStyle": {"function": "({paddingLeft: (10 + 14 * (params.data ? params.data.depth : 0)) + 'px'})"}},
+        {"field": "user", "headerName": "User", "minWidth": 90, **text},
+        {"field": "session", "headerName": "Session", "minWidth": 110, "sort": "asc", "sortIndex": 0, **text},
+        {"field": "host", "headerName": "Host", "minWidth": 110, **text},
+        {"field": "status", "headerName": "Status", "minWidth": 100, "maxWidth": 120, "cellRenderer": "RcStatus",
+         **text},
+        {"field": "exit", "headerName": "Exit", "minWidth": 70, "maxWidth": 90, "filter": "agNumberColumnFilter",
+         "floatingFilter": True},
+        {"field": "tree_key", "headerName": "Tree", "minWidth": 80, "maxWidth": 110, "sort": "asc", "sortIndex": 1,
+         "valueFormatter": {"function": "params.data ? params.data.tree_id : ''"},
+         "filterValueGetter": {"function": "params.data.tree_id"}, "tooltipField": "tree_id", **text},
+        {"field": "executable", "headerName": "Command", "minWidth": 160, "tooltipField": "executable", **text},
+        {"colId": "logs", "headerName": "Logs", "minWidth": 70, "maxWidth": 80, "sortable": False, "filter": False,
+         "cellRenderer": "RcLogsButton", "cellRendererParams": {"allowed": can_read_logs}},
+    ]
+
+
+def process_grid(can_read_logs: bool) -> html.Div:
+    grid = data_grid(
+        GRID,
+        columns(can_read_logs),
+        row_id="uuid",
+        height="62vh",
+        dashGridOptions={
+            # The header checkbox selects what the filters show, never hidden rows an operator cannot see.
+            "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+                             "enableClickSelection": False, "selectAll": "filtered"},
+            "tooltipShowDelay": 400,
+            "quickFilterText": "",
+            "cacheQuickFilter": True,
+        },
+    )
+    return html.Div(grid, id=GRID_WRAP, className="rc-grid-wrap")
+
+
+def refresh_picker() -> html.Div:
+    return html.Div(
+        [
+            html.Span("Refresh", className="small me-2 text-body-secondary"),
+            dbc.RadioItems(
+                id=REFRESH,
+                options=[{"label": label, "value": value} for value, label in REFRESH_CHOICES.items()],
+                value="1",
+                inline=True,
+                input_class_name="btn-check",
+                label_class_name="btn btn-outline-secondary btn-sm",
+                label_checked_class_name="active",
+                class_name="btn-group rc-refresh-picker",
+            ),
+            dbc.Button("↻", id=REFRESH_NOW, color="link", size="sm", title="Refresh now", class_name="ms-1"),
+        ],
+        className="d-flex align-items-center",
+    )
+
+
+def status_line() -> html.Div:
+    return html.Div(
+        [
+            html.Span(id=LIVE, className="rc-live-dot rc-live-wait", title="waiting for the first update"),
+            html.Span("connecting…", id=STATUS, className="small rc-muted-time me-3"),
+            html.Span(id=COUNT, className="small me-2"),
+            html.Span(id=SHOWN, className="small text-body-secondary"),
+        ],
+        className="d-flex align-items-center",
+    )
+
+
+def action_bar(permissions: frozenset[str]) -> html.Div:
+    buttons = [
+        guarded_button(RESTART, "Restart", "process.modify", permissions, color="success", size="sm",
+                       disabled=True, class_name="me-1"),
+        guarded_button(FLUSH, "Flush", "process.modify", permissions, color="warning", size="sm",
+                       disabled=True, class_name="me-1"),
+        guarded_button(KILL, "Kill", "process.modify", permissions, color="danger", size="sm",
+                       disabled=True, class_name="me-3"),
+        guarded_button(TERMINATE, "Terminate all…", "process.terminate", permissions, color="danger",
+                       outline=True, size="sm", class_name="me-3"),
+    ]
+    return html.Div([*buttons, html.Span("nothing selected", id=SELECTED, className="small text-body-secondary")],
+                    className="d-flex align-items-center flex-wrap")
+
+
+def confirm_modal() -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle(id=CONFIRM_TITLE)),
+            dbc.ModalBody(id=CONFIRM_BODY),
+            dbc.ModalFooter([
+                dbc.Button("Cancel", id=CONFIRM_CANCEL, color="secondary"),
+                dbc.Button("Confirm", id=CONFIRM_OK, color="danger"),
+            ]),
+        ],
+        id=CONFIRM,
+        is_open=False,
+        scrollable=True,
+        size="lg",
+    )
+
+
+def terminate_modal() -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle("Terminate every process")),
+            dbc.ModalBody([
+                html.Div(id=TERM_BODY),
+                dbc.Label("Type the confirmation text to continue", html_for=TERM_TEXT, class_name="mt-2"),
+                dbc.Input(id=TERM_TEXT, autocomplete="off", value=""),
+            ]),
+            dbc.ModalFooter([
+                dbc.Button("Cancel", id=TERM_CANCEL, color="secondary"),
+                dbc.Button("Terminate", id=TERM_OK, color="danger", disabled=True),
+            ]),
+        ],
+        id=TERM,
+        is_open=False,
+        scrollable=True,
+        size="lg",
+    )
+
+
+def stores(permissions: frozenset[str]) -> list:
+    return [
+        dcc.Interval(id=TICK, interval=1000),
+        dcc.Store(id=VERSION),
+        dcc.Store(id=URL_INIT, data=0),
+        dcc.Store(id=URL_SYNC),
+        dcc.Store(id=PENDING),
+        dcc.Store(id=TERM_EXPECTED),
+        dcc.Store(id=PERMS, data={"modify": "process.modify" in permissions,
+                                  "terminate": "process.terminate" in permissions}),
+    ]

@@ -1,0 +1,288 @@
+"""One `ps` poller per process-manager endpoint, shared by every user, tab and gunicorn worker.
+
+Browsers never call `ps`. Each worker runs a small poller thread while somebody watches; the threads of all
+workers share a diskcache directory (DATA_DIR/cache) holding, per endpoint:
+
+    meta        version, time of the last poll and of the last good one, the error while the endpoint is down
+    rows        the last table (version, {uuid: row})
+    delta:<v>   what changed from version v-1 to v (kept 10 minutes)
+    lease       held during a poll: polls never overlap, across threads and workers
+    demand      {period: until}: the refresh periods tabs asked for recently
+    poke        a poll was asked for now (after an action)
+
+A tab sends the version it shows and gets nothing (unchanged), the merged deltas (AG Grid transactions keyed by
+uuid) or, when it is new or too far behind, the whole table. So the number of `ps` calls depends on the refresh
+period only, never on the number of tabs, and an unchanged table costs a few hundred bytes per tab per poll.
+Nothing here is module-level state: the feed object belongs to the app's Services.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import diskcache
+
+from drunc_client.errors import DruncError
+from drunc_client.transport import normalise_address
+from viewmodels.processes import Delta, diff_rows, merge_deltas, rows_by_uuid, status_counts
+
+log = logging.getLogger("runcontrol.polling")
+
+POLL_USER = "runcontrol-ui"  # the drunc token of the shared poller: it acts for nobody in particular
+DELTA_TTL = 600.0
+MAX_MERGE = 120  # a tab further behind than this many versions reloads the whole table
+DEMAND_HOLD = 10.0  # a tab's demand lasts this long after its last tick (background tabs tick irregularly)
+IDLE_EXIT = 30.0  # the thread ends after this long without demand, and restarts on the next tick
+
+
+@dataclass(frozen=True)
+class FeedState:
+    epoch: str
+    version: int
+    polled_at: float | None  # last attempt
+    ok_at: float | None  # last successful ps
+    error: str | None
+    failed_since: float | None
+    total: int
+    counts: dict
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a tab showing `since` needs: kind 'none', 'delta' (see `delta`) or 'full' (see `rows`)."""
+
+    kind: str
+    state: FeedState | None
+    delta: Delta | None = None
+    rows: list | None = None
+
+
+class ProcessFeed:
+    def __init__(self, cache_dir: Path, backends, *, timeout: float = 5.0, min_period: float = 1.0):
+        self.cache_dir = Path(cache_dir)
+        self.backends = backends
+        self.timeout = timeout
+        self.min_period = min_period
+        self.endpoint = normalise_address(backends.process_manager_url or "")
+        self._prefix = f"pm:{self.endpoint}:"
+        self._cache: diskcache.Cache | None = None
+        self._cache_pid: int | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._last_rows: tuple[str, int, dict] | None = None  # (epoch, version, rows) this process wrote last
+        self.polls = 0  # ps calls made by this process (benchmarks read it)
+
+    # ------------------------------------------------------------------------------------------ the cache
+
+    @property
+    def cache(self) -> diskcache.Cache:
+        pid = os.getpid()
+        if self._cache is None or self._cache_pid != pid:  # sqlite handles must not cross a fork
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            self._cache = diskcache.Cache(str(self.cache_dir), timeout=5, eviction_policy="none")
+            self._cache_pid = pid
+        return self._cache
+
+    def _key(self, name: str) -> str:
+        return self._prefix + name
+
+    # ------------------------------------------------------------------------------------------- readers
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.endpoint)
+
+    def state(self) -> FeedState | None:
+        meta = self.cache.get(self._key("meta"))
+        return FeedState(**meta) if meta else None
+
+    def rows(self) -> tuple[FeedState | None, list]:
+        state = self.state()
+        stored = self.cache.get(self._key("rows"))
+        if state is None or not stored:
+            return state, []
+        return state, list(stored[1].values())
+
+    def changes(self, epoch: str | None, since: int | None) -> Changes:
+        state = self.state()
+        if state is None:
+            return Changes("none", None)
+        if epoch == state.epoch and since == state.version:
+            return Changes("none", state)
+        if epoch == state.epoch and since is not None and 0 <= state.version - since <= MAX_MERGE:
+            deltas = []
+            for v in range(since + 1, state.version + 1):
+                stored = self.cache.get(self._key(f"delta:{v}"))
+                if stored is None:
+                    break
+                deltas.append(Delta(*stored))
+            else:
+                return Changes("delta", state, delta=merge_deltas(deltas))
+        state, rows = self.rows()
+        return Changes("full", state, rows=rows)
+
+    # ------------------------------------------------------------------------------------- demand and poke
+
+    def watch(self, period: float) -> None:
+        """A tab refreshing every `period` seconds is looking: keep (or start) polling at least that often."""
+        if not self.configured:
+            return
+        period = max(self.min_period, float(period))
+        now = time.time()
+        demand = self.cache.get(self._key("demand")) or {}
+        if demand.get(period, 0) < now + DEMAND_HOLD / 2:  # write only when it is about to lapse
+            demand = {p: until for p, until in demand.items() if until > now}
+            demand[period] = now + max(DEMAND_HOLD, 3 * period)
+            self.cache.set(self._key("demand"), demand)
+        self._ensure_thread()
+
+    def poke(self) -> None:
+        """Poll as soon as possible (after an action), in whichever worker's thread gets there first."""
+        if not self.configured:
+            return
+        self.cache.set(self._key("poke"), time.time())
+        self._wake.set()
+        self._ensure_thread()
+
+    def refresh_now(self, wait: float | None = None) -> FeedState | None:
+        """Poll now from the calling thread (or wait for the poll in progress): the next tick shows the result."""
+        if not self.configured:
+            return None
+        deadline = time.monotonic() + (wait if wait is not None else self.timeout + 1)
+        started = time.time()
+        while True:
+            if self.poll_once(force=True):
+                return self.state()
+            state = self.state()
+            if state and state.polled_at and state.polled_at >= started:
+                return state
+            if time.monotonic() > deadline:
+                return state
+            time.sleep(0.05)
+
+    def _period(self) -> float | None:
+        demand = self.cache.get(self._key("demand")) or {}
+        now = time.time()
+        live = [p for p, until in demand.items() if until > now]
+        return min(live) if live else None
+
+    # -------------------------------------------------------------------------------------------- polling
+
+    def _due(self, period: float) -> bool:
+        state = self.state()
+        if state is None or not state.polled_at:
+            return True
+        poked = self.cache.get(self._key("poke")) or 0
+        return poked > state.polled_at or time.time() - state.polled_at >= period * 0.95
+
+    def poll_once(self, force: bool = False) -> bool:
+        """One `ps` under the lease, unless another poll holds it or (not forced) the last one is recent.
+
+        Returns True when this call polled.
+        """
+        cache = self.cache
+        token = secrets.token_hex(8)
+        lease = self._key("lease")
+        if not cache.add(lease, token, expire=self.timeout + 10):
+            return False
+        try:
+            state = self.state()
+            if not force and not self._due(self._period() or self.min_period):
+                return False  # another worker polled between our check and the lease
+            self._poll(state)
+            return True
+        finally:
+            if cache.get(lease) == token:
+                cache.delete(lease)
+
+    def _poll(self, state: FeedState | None) -> None:
+        now = time.time()
+        epoch = state.epoch if state else secrets.token_hex(4)
+        version = state.version if state else 0
+        self.polls += 1
+        try:
+            processes = self.backends.process_manager(POLL_USER, timeout=self.timeout).ps()
+        except DruncError as exc:
+            failed_since = (state.failed_since if state and state.failed_since else now)
+            self._write_meta(epoch, version, now, state.ok_at if state else None, str(exc), failed_since,
+                             state.total if state else 0, state.counts if state else {})
+            return
+        rows = rows_by_uuid(processes)
+        previous = self._previous_rows(epoch, version)
+        delta = diff_rows(previous, rows)
+        counts = status_counts(rows.values())
+        if delta or state is None:
+            version += 1
+            with self.cache.transact():
+                self.cache.set(self._key(f"delta:{version}"), (delta.add, delta.update, delta.remove),
+                               expire=DELTA_TTL)
+                self.cache.set(self._key("rows"), (version, rows))
+                self._write_meta(epoch, version, now, now, None, None, len(rows), counts)
+            self._last_rows = (epoch, version, rows)
+        else:
+            self._write_meta(epoch, version, now, now, None, None, len(rows), counts)
+
+    def _previous_rows(self, epoch: str, version: int) -> dict:
+        if self._last_rows and self._last_rows[:2] == (epoch, version):
+            return self._last_rows[2]
+        stored = self.cache.get(self._key("rows"))
+        return stored[1] if stored and stored[0] == version else {}
+
+    def _write_meta(self, epoch, version, polled_at, ok_at, error, failed_since, total, counts) -> None:
+        self.cache.set(self._key("meta"), {
+            "epoch": epoch, "version": version, "polled_at": polled_at, "ok_at": ok_at, "error": error,
+            "failed_since": failed_since, "total": total, "counts": counts,
+        })
+
+    # -------------------------------------------------------------------------------------------- thread
+
+    def _ensure_thread(self) -> None:
+        if self._closed.is_set():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name=f"pm-feed {self.endpoint}", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while not self._closed.is_set():
+            try:
+                period = self._period()
+                if period is None:
+                    if time.monotonic() - idle_since > IDLE_EXIT:
+                        return
+                    self._wake.wait(0.5)
+                    self._wake.clear()
+                    continue
+                idle_since = time.monotonic()
+                if self._due(period):
+                    self.poll_once()
+            except Exception:  # noqa: BLE001 - the poller must outlive a broken cache read or a bug in one poll
+                log.exception("process table poll failed")
+                self._closed.wait(1.0)
+            self._wake.wait(0.2)
+            self._wake.clear()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.timeout + 2)
+        if self._cache is not None and self._cache_pid == os.getpid():
+            self._cache.close()
+        self._cache = None
