@@ -62,7 +62,8 @@ def guarded_callback(
     """Like `app.callback`, with a server-side permission check and, for actions, an audit event.
 
     A mutating function receives an `AuditNote` as its first argument, before the callback's values.
-    `describe(*values)` gives the target and arguments recorded for a denied call. `permission=None` means
+    `describe(*values)` gives the target and arguments (and optionally a finer action name) recorded for a
+    denied call. `permission=None` means
     "any logged-in user" (navigation, for instance); the login guard has already refused everybody else.
     """
 
@@ -74,10 +75,10 @@ def guarded_callback(
             user = current_user
             username = getattr(user, "name", "") if user.is_authenticated else ""
             if not (user.is_authenticated and (permission is None or user.can(permission))):
-                target, arguments = _describe_safely(describe, values)
+                target, arguments, denied_action = _describe_safely(describe, values)
                 audit.record(
                     username,
-                    name,
+                    denied_action or name,
                     target=target,
                     arguments=arguments,
                     outcome="denied",
@@ -119,11 +120,13 @@ def guarded_callback(
     return decorator
 
 
-def _describe_safely(describe, values) -> tuple[str, dict | None]:
+def _describe_safely(describe, values) -> tuple[str, dict | None, str | None]:
+    """`describe` returns (target, arguments) or (target, arguments, finer action name)."""
     if describe is None:
-        return "", None
+        return "", None, None
     try:
-        return describe(*values)
+        described = tuple(describe(*values))
+        return (described + (None,))[:3] if len(described) == 2 else described[:3]
     except Exception:  # forged calls carry any shape of values; the denial must still be written
         log.warning("could not describe a denied call", exc_info=True)
-        return "", None
+        return "", None, None

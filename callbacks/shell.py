@@ -26,11 +26,13 @@ def register(app, services) -> None:
         Output(shell.PAGE_TITLE, "data"),
         *[Output(shell.nav_id(p), "active") for p in nav_paths],
         Input(shell.URL, "pathname"),
+        State(shell.URL, "search"),
         permission=None,
     )
-    def route(pathname):
+    def route(pathname, search):
         info = current_user.info
-        ctx = PageContext(info.username, info.permissions, info.roles, services.settings.demo)
+        ctx = PageContext(info.username, info.permissions, info.roles, services.settings.demo,
+                          search if isinstance(search, str) else "")
         page = find_page(pathname)
         if page is None:
             content = _not_found(pathname)

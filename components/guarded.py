@@ -15,12 +15,13 @@ def guarded_button(
 ) -> html.Span:
     """A button that is disabled without `permission`. The server checks again; this only helps the user."""
     allowed = permission in permissions
+    disabled = button_kwargs.pop("disabled", False)
     wrap_id = f"{button_id}-guard"
     children = [
         dbc.Button(
             label,
             id=button_id,
-            disabled=not allowed or button_kwargs.pop("disabled", False),
+            disabled=not allowed or disabled,
             **button_kwargs,
         )
     ]

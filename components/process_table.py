@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from components.grid import data_grid
 from components.guarded import guarded_button
+from viewmodels.processes import ViewState
 
 GRID = "pm-grid"
 GRID_WRAP = "pm-grid-wrap"
@@ -24,7 +25,6 @@ STATUS = "pm-status"
 COUNT = "pm-count"
 SHOWN = "pm-shown"
 BANNER = "pm-banner"
-URL_INIT = "pm-url-init"
 URL_SYNC = "pm-url-sync"
 PERMS = "pm-perms"
 SELECTED = "pm-selected"
@@ -77,7 +77,7 @@ def columns(can_read_logs: bool) -> list[dict]:
     ]
 
 
-def process_grid(can_read_logs: bool) -> html.Div:
+def process_grid(can_read_logs: bool, view: ViewState) -> html.Div:
     grid = data_grid(
         GRID,
         columns(can_read_logs),
@@ -88,21 +88,22 @@ def process_grid(can_read_logs: bool) -> html.Div:
             "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
                              "enableClickSelection": False, "selectAll": "filtered"},
             "tooltipShowDelay": 400,
-            "quickFilterText": "",
+            "quickFilterText": view.quick,
             "cacheQuickFilter": True,
         },
+        filterModel=view.filter_model,  # from the link; later changes are written back to it
     )
     return html.Div(grid, id=GRID_WRAP, className="rc-grid-wrap")
 
 
-def refresh_picker() -> html.Div:
+def refresh_picker(refresh: str) -> html.Div:
     return html.Div(
         [
             html.Span("Refresh", className="small me-2 text-body-secondary"),
             dbc.RadioItems(
                 id=REFRESH,
                 options=[{"label": label, "value": value} for value, label in REFRESH_CHOICES.items()],
-                value="1",
+                value=refresh,
                 inline=True,
                 input_class_name="btn-check",
                 label_class_name="btn btn-outline-secondary btn-sm",
@@ -180,11 +181,14 @@ def terminate_modal() -> dbc.Modal:
     )
 
 
-def stores(permissions: frozenset[str]) -> list:
+def interval_ms(refresh: str) -> int:
+    return {"1": 1000, "5": 5000}.get(refresh, PAUSED_MS)
+
+
+def stores(permissions: frozenset[str], refresh: str) -> list:
     return [
-        dcc.Interval(id=TICK, interval=1000),
+        dcc.Interval(id=TICK, interval=interval_ms(refresh)),
         dcc.Store(id=VERSION),
-        dcc.Store(id=URL_INIT, data=0),
         dcc.Store(id=URL_SYNC),
         dcc.Store(id=PENDING),
         dcc.Store(id=TERM_EXPECTED),

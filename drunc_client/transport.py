@@ -41,6 +41,11 @@ def channel(address: str) -> grpc.Channel:
                     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
                     ("grpc.keepalive_time_ms", 60_000),
                     ("grpc.enable_retries", 0),
+                    # A restarted drunc server must be seen within a refresh or two, not after gRPC's default
+                    # reconnect back-off, which grows to two minutes.
+                    ("grpc.initial_reconnect_backoff_ms", 500),
+                    ("grpc.min_reconnect_backoff_ms", 500),
+                    ("grpc.max_reconnect_backoff_ms", 2000),
                 ],
             )
             _channels[address] = ch

@@ -11,6 +11,7 @@ class PageContext:
     permissions: frozenset[str] = field(default_factory=frozenset)
     roles: tuple[str, ...] = ()
     demo: bool = False
+    query: str = ""  # the URL's query string ("?a=b"), for pages that keep their view state in the link
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

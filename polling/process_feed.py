@@ -82,7 +82,8 @@ class ProcessFeed:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._last_rows: tuple[str, int, dict] | None = None  # (epoch, version, rows) this process wrote last
-        self.polls = 0  # ps calls made by this process (benchmarks read it)
+        self.polls = 0  # ps calls made by this process, and the duration of each poll (benchmarks read them)
+        self.poll_seconds: list[float] = []
 
     # ------------------------------------------------------------------------------------------ the cache
 
@@ -208,6 +209,13 @@ class ProcessFeed:
                 cache.delete(lease)
 
     def _poll(self, state: FeedState | None) -> None:
+        started = time.perf_counter()
+        try:
+            self._poll_and_store(state)
+        finally:
+            self.poll_seconds = [*self.poll_seconds[-99:], time.perf_counter() - started]
+
+    def _poll_and_store(self, state: FeedState | None) -> None:
         now = time.time()
         epoch = state.epoch if state else secrets.token_hex(4)
         version = state.version if state else 0

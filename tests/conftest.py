@@ -65,6 +65,42 @@ def client(app):
 
 
 @pytest.fixture
+def simulator(tmp_path):
+    """An in-process drunc simulator (real gRPC servers on free ports), 4 real processes, no Kafka."""
+    from simulator.run import SimulatorConfig, start_simulator
+
+    sim = start_simulator(SimulatorConfig(processes=4, segments=1, apps=2, log_dir=tmp_path / "sim-logs"))
+    yield sim
+    sim.stop(0)
+
+
+@pytest.fixture
+def sim_settings(tmp_path, simulator):
+    """Settings pointing at the `simulator` fixture."""
+    return make_settings(
+        tmp_path,
+        process_manager_url=simulator.addresses["process_manager"],
+        controller_url=simulator.addresses["controller"],
+        session_manager_url=simulator.addresses["session_manager"],
+        controller_addresses=tuple(simulator.controller_addresses.items()),
+    )
+
+
+@pytest.fixture
+def sim_services(sim_settings):
+    s = make_services(sim_settings)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sim_app(sim_settings, sim_services):
+    from app import create_app
+
+    return create_app(sim_settings, sim_services)
+
+
+@pytest.fixture
 def logged_in():
     """logged_in(client, user) logs the client in and loads a page so the CSRF cookie is set."""
 

@@ -10,7 +10,8 @@ def server_callbacks(app) -> dict[str, dict]:
 
 def body_for(key: str, spec: dict, values: dict | None = None, triggered: str | None = None) -> dict:
     values = values or {}
-    outputs = [{"id": o.component_id, "property": o.component_property} for o in spec["output"]]
+    declared = spec["output"] if isinstance(spec["output"], list | tuple) else [spec["output"]]
+    outputs = [{"id": o.component_id, "property": o.component_property} for o in declared]
     inputs = [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in spec["inputs"]]
     state = [{**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in spec["state"]]
     first = spec["inputs"][0]

@@ -11,3 +11,13 @@ def live(dash_duo, app_settings, services):
     dash_duo.wait_timeout = 20
     dash_duo.rc_app = app
     return dash_duo
+
+
+@pytest.fixture
+def sim_live(dash_duo, sim_settings, sim_services):
+    """Like `live`, with the app talking to the in-process drunc simulator (fixture `simulator`)."""
+    app = create_app(sim_settings, sim_services)
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.wait_timeout = 20
+    dash_duo.rc_app = app
+    return dash_duo
