@@ -1,5 +1,141 @@
-"""Stub."""
+"""Live message panels: the first load and every filter change send the newest matching messages; each poll
+sends only the messages newer than the last one seen, as an AG Grid transaction on top of the grid, and removes
+the oldest beyond the cap.
+
+A panel is registered for every prefix in `PANELS`, with the fixed part of its filter (which kinds, which
+emitters); the page puts `components.message_panel.message_panel(prefix, title)` where it wants it.
+Read-only: permission "view", no action.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from dash import Input, Output, State, ctx, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from auth.actions import guarded_callback
+from components.message_panel import PAUSED_MS, POLL_MS, panel_ids
+from store.messages import MessageFilter
+from viewmodels import messages as vm
+
+log = logging.getLogger("runcontrol.messages")
+
+# prefix → what the panel shows. drunc broadcasts are stored with kind "broadcast" and source = the emitter's
+# process name (topic control.<session>.process_manager for the process manager).
+PANELS: dict[str, MessageFilter] = {
+    "pm-msg": MessageFilter(kinds=("broadcast",), sources=("process_manager",)),
+}
+
+_LOUDNESS = {"ok": "", "warn": "text-warning-emphasis", "error": "text-danger"}
 
 
 def register(app, services) -> None:
-    pass
+    for prefix, base in PANELS.items():
+        register_panel(app, services, prefix, base)
+
+
+def register_panel(app, services, prefix: str, base: MessageFilter) -> None:
+    """The callbacks of one panel (ids from `prefix`), showing the messages `base` selects."""
+    ids = panel_ids(prefix)
+    store = services.messages
+
+    app.clientside_callback(
+        "function(n, open) { var next = !open; return [next, next ? '▾' : '▸']; }",
+        Output(ids.collapse, "is_open"),
+        Output(ids.chevron, "children"),
+        Input(ids.toggle, "n_clicks"),
+        State(ids.collapse, "is_open"),
+        prevent_initial_call=True,
+    )
+    # Paused: the Interval slows to once a day instead of sending empty polls (its `disabled` belongs to the
+    # no-overlap guard below). Resuming triggers the server callback, which catches up at once.
+    app.clientside_callback(
+        f"function(follow) {{ return follow === false ? {PAUSED_MS} : {POLL_MS}; }}",
+        Output(ids.tick, "interval"),
+        Input(ids.follow, "value"),
+    )
+
+    @guarded_callback(
+        app,
+        services.audit,
+        Output(ids.grid, "rowData"),
+        Output(ids.grid, "rowTransaction"),
+        Output(ids.cursor, "data"),
+        Output(ids.shown, "data"),
+        Output(ids.count, "children"),
+        Output(ids.status, "children"),
+        Input(ids.tick, "n_intervals"),
+        Input(ids.severity, "value"),
+        Input(ids.search, "value"),
+        Input(ids.follow, "value"),
+        State(ids.cursor, "data"),
+        State(ids.shown, "data"),
+        running=[(Output(ids.tick, "disabled"), True, False)],
+        permission="view",
+    )
+    def update_messages(_ticks, severities, search, follow, cursor, shown):
+        now = datetime.now(UTC)
+        paused = follow is False
+        trigger = ctx.triggered_id
+        state = _cursor(cursor)
+        try:
+            if state is None or trigger in (None, ids.severity, ids.search):
+                return _reload(store, base, severities, search, now, paused)
+            if paused:
+                return (no_update,) * 5 + (_status(store, now, paused=True),)
+            return _poll(store, base, severities, search, state, cursor, shown, now)
+        except SQLAlchemyError:
+            log.warning("message panel %s: the message store failed", prefix, exc_info=True)
+            failed = html.Span(f"update failed {now:%H:%M:%S} UTC: the message store is unreachable",
+                               className="text-danger")
+            return (no_update,) * 5 + (failed,)
+
+
+def _cursor(data) -> tuple[int, tuple[str, ...]] | None:
+    """(last id, other severities) from the panel's store, or None when it is missing or malformed."""
+    if not isinstance(data, dict):
+        return None
+    last, others = data.get("last_id"), data.get("others") or []
+    if not isinstance(last, int) or isinstance(last, bool) or not isinstance(others, list):
+        return None
+    return last, tuple(str(o) for o in others)
+
+
+def _reload(store, base: MessageFilter, severities, search, now: datetime, paused: bool):
+    others = vm.other_severities(store.distinct("severity")) if vm.needs_others(severities) else ()
+    flt = vm.build_filter(base, severities, search, others)
+    latest = store.latest_id()
+    found = [] if flt is None else store.search(flt, limit=vm.RELOAD_LIMIT)
+    rows = [vm.message_row(m) for m in found]
+    cursor = {"last_id": vm.next_cursor(0, latest, found), "others": list(others)}
+    shown = [m.id for m in found]
+    return rows, no_update, cursor, shown, str(len(shown)), _status(store, now, paused)
+
+
+def _poll(store, base: MessageFilter, severities, search, state, cursor, shown, now: datetime):
+    last, others = state
+    flt = vm.build_filter(base, severities, search, others)
+    if flt is None:
+        return (no_update,) * 5 + (_status(store, now, paused=False),)
+    latest = store.latest_id()
+    found = store.newer_than(last, vm.TICK_LIMIT, flt)
+    if len(found) >= vm.TICK_LIMIT:  # a burst (or a long pause): the newest page replaces the grid
+        return _reload(store, base, severities, search, now, paused=False)
+    moved = {"last_id": vm.next_cursor(last, latest, found), "others": list(others)}
+    cursor_out = moved if moved != cursor else no_update
+    if not found:
+        return no_update, no_update, cursor_out, no_update, no_update, _status(store, now, paused=False)
+    found = vm.newest_first(found)
+    shown_ids = [i for i in (shown or []) if isinstance(i, int) and not isinstance(i, bool)]
+    kept, removed = vm.cap_ids([m.id for m in found], shown_ids)
+    transaction = vm.add_transaction([vm.message_row(m) for m in found], removed)
+    return no_update, transaction, cursor_out, kept, str(len(kept)), _status(store, now, paused=False)
+
+
+def _status(store, now: datetime, paused: bool) -> html.Span:
+    text, loudness = vm.consumer_text(store.status(), now)
+    return html.Span(
+        [html.Span(vm.updated_text(now, paused)), " · ", html.Span(text, className=_LOUDNESS[loudness])]
+    )

@@ -24,7 +24,7 @@ def layout(ctx: PageContext):
         [
             process_table.action_bar(ctx.permissions),
             html.Div(boot_form.boot_button(ctx), className="me-2"),
-            dbc.Input(id=process_table.QUICK, type="search", placeholder="Search all columns…", debounce=0.3,
+            dbc.Input(id=process_table.QUICK, type="search", placeholder="Search all columns…", debounce=300,
                       value=view.quick,
                       size="sm", class_name="rc-quick-search"),
         ],
