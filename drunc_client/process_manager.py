@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from drunc_client.errors import InvalidArguments
+from drunc_client.errors import BackendUnavailable, InvalidArguments
 from drunc_client.generated.druncschema import broadcast_pb2, request_response_pb2
 from drunc_client.generated.druncschema import process_manager_pb2 as pm
 from drunc_client.generated.druncschema import process_manager_pb2_grpc as pm_grpc
@@ -215,8 +215,11 @@ class ProcessManagerClient:
                 check(response, "logs")
                 line = unpack(response.data, pm.LogLine, server=response.name or self.server, rpc="logs")
                 out.append(line.line.rstrip("\r\n"))
-                if len(out) >= limit or time.monotonic() > deadline:
+                if len(out) >= limit:
                     break
+                if time.monotonic() > deadline:  # what came so far is the oldest part: never pass it off as the tail
+                    raise BackendUnavailable(self.address, f"logs: the stream did not end within {timeout:g} s",
+                                             timed_out=True)
         finally:
             stream.close()  # cancels the call if it is still open
         return out[-lines:]
