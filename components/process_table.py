@@ -57,23 +57,24 @@ PAUSED_MS = 24 * 3600 * 1000  # a paused Interval still exists: `disabled` belon
 def columns(can_read_logs: bool) -> list[dict]:
     text = {"filter": "agTextColumnFilter", "floatingFilter": True, "filterParams": {"debounceMs": 300}}
     return [
-        {"field": "uuid", "headerName": "UUID", "minWidth": 120, "maxWidth": 150, "cellRenderer": "RcUuid",
+        {"field": "uuid", "headerName": "UUID", "minWidth": 115, "maxWidth": 140, "cellRenderer": "RcUuid",
          "tooltipField": "uuid", **text},
-        {"field": "name", "headerName": "Name", "minWidth": 180, **text,
+        {"field": "name", "headerName": "Name", "minWidth": 220, "tooltipField": "name", **text,
          "cellStyle": {"function": "({paddingLeft: (10 + 14 * (params.data ? params.data.depth : 0)) + 'px'})"}},
-        {"field": "user", "headerName": "User", "minWidth": 90, **text},
-        {"field": "session", "headerName": "Session", "minWidth": 110, "sort": "asc", "sortIndex": 0, **text},
-        {"field": "host", "headerName": "Host", "minWidth": 110, **text},
-        {"field": "status", "headerName": "Status", "minWidth": 100, "maxWidth": 120, "cellRenderer": "RcStatus",
+        {"field": "status", "headerName": "Status", "minWidth": 100, "maxWidth": 115, "cellRenderer": "RcStatus",
          **text},
-        {"field": "exit", "headerName": "Exit", "minWidth": 70, "maxWidth": 90, "filter": "agNumberColumnFilter",
+        {"colId": "logs", "headerName": "Logs", "minWidth": 82, "maxWidth": 90, "sortable": False, "filter": False,
+         "cellRenderer": "RcLogsButton", "cellRendererParams": {"allowed": can_read_logs}},
+        {"field": "session", "headerName": "Session", "minWidth": 120, "tooltipField": "session", **text},
+        {"field": "user", "headerName": "User", "minWidth": 80, **text},
+        {"field": "host", "headerName": "Host", "minWidth": 110, **text},
+        {"field": "exit", "headerName": "Exit", "minWidth": 75, "maxWidth": 90, "filter": "agNumberColumnFilter",
          "floatingFilter": True},
-        {"field": "tree_key", "headerName": "Tree", "minWidth": 80, "maxWidth": 110, "sort": "asc", "sortIndex": 1,
+        # Sorted by session, then numerically by tree id: a session reads as its tree, root controller first.
+        {"field": "tree_key", "headerName": "Tree", "minWidth": 85, "maxWidth": 110, "sort": "asc",
          "valueFormatter": {"function": "params.data ? params.data.tree_id : ''"},
          "filterValueGetter": {"function": "params.data.tree_id"}, "tooltipField": "tree_id", **text},
         {"field": "executable", "headerName": "Command", "minWidth": 160, "tooltipField": "executable", **text},
-        {"colId": "logs", "headerName": "Logs", "minWidth": 70, "maxWidth": 80, "sortable": False, "filter": False,
-         "cellRenderer": "RcLogsButton", "cellRendererParams": {"allowed": can_read_logs}},
     ]
 
 

@@ -43,7 +43,7 @@ def process_row(p: ProcessInfo) -> Row:
         "status": p.status,
         "exit": p.return_code if dead else None,
         "tree_id": p.tree_id,
-        "tree_key": tree_key(p.tree_id),
+        "tree_key": f"{p.session}\x1f{tree_key(p.tree_id)}",  # the table's order: session, then tree
         "depth": tree_depth(p.tree_id),
         "executable": executable,
     }

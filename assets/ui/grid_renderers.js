@@ -25,6 +25,12 @@
     return Promise.resolve();
   }
 
+  function copyIcon() {  // drawn, not a font glyph: control-room machines lack many symbol fonts
+    return h("svg", { width: 12, height: 12, viewBox: "0 0 16 16", fill: "currentColor", "aria-hidden": "true" },
+      h("path", { d: "M4 1.5h8A1.5 1.5 0 0 1 13.5 3v9h-1.5V3H4z" }),
+      h("path", { d: "M2.5 4.5h7A1.5 1.5 0 0 1 11 6v8a1.5 1.5 0 0 1-1.5 1.5h-7A1.5 1.5 0 0 1 1 14V6a1.5 1.5 0 0 1 1.5-1.5zm0 1.5v8h7V6z" }));
+  }
+
   fns.RcUuid = function (props) {
     var full = props.value || "";
     var state = window.React.useState(false);
@@ -39,7 +45,7 @@
     return h("span", { className: "rc-uuid", title: full },
       h("code", null, full.slice(0, 8)),
       h("button", { type: "button", className: "btn btn-link btn-sm p-0 ms-1 rc-copy", title: "Copy the full uuid",
-                    "aria-label": "Copy the full uuid " + full, onClick: onCopy }, copied ? "✓" : "⧉"));
+                    "aria-label": "Copy the full uuid " + full, onClick: onCopy }, copied ? "✓" : copyIcon()));
   };
 
   fns.RcLogsButton = function (props) {
