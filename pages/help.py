@@ -8,9 +8,12 @@ from pages.context import PageContext
 
 _PAGES = (
     ("Overview", "Where to go, and which permissions your account holds."),
-    ("Process Manager", "Every process the process manager runs, live: status, host, exit code. Restart, kill, "
-     "flush and terminate act on the selected rows after a confirmation listing them; boot starts new "
-     "processes; logs open a follow-able log view."),
+    ("Process Manager", "Every process the process manager runs, live: status, host, exit code, tree position. "
+     "Restart, kill and flush act on the selected rows after a confirmation listing them; terminate stops "
+     "everything and asks you to type the session name. Boot starts new processes from a form or a JSON file. "
+     "The Logs button opens the log with follow, search and download. Filters, search and refresh rate are "
+     "kept in the address, so a copied link shows the same view. A red dot and a banner mean the process "
+     "manager does not answer: the table then shows its last known state."),
     ("Controller", "The tree of controllers and applications with each node's state, and the finite-state "
      "machine (conf → start → enable_triggers → … → stop → scrap). Only transitions valid now are offered."),
     ("Sessions", "Sessions known to the session manager, their actors and configurations."),

@@ -19,3 +19,18 @@ def browser_login(dash_duo, username: str, password: str = PASSWORD, next_path: 
 def open_page(dash_duo, path: str) -> None:
     dash_duo.driver.get(f"{dash_duo.server.url}{path}")
     dash_duo.wait_for_element(SHELL_READY)
+
+
+def forge_callback(dash_duo, body: dict) -> dict:
+    """POST a hand-made callback body from the logged-in page itself (cookie and CSRF header included), as an
+    attacker with the page open could; returns {"status": ..., "text": ...}."""
+    return dash_duo.driver.execute_async_script(
+        """
+        const [body, done] = arguments;
+        const token = document.cookie.split('; ').find(c => c.startsWith('_csrf_token=')).split('=')[1];
+        fetch('/_dash-update-component', {method: 'POST', body: JSON.stringify(body),
+              headers: {'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(token)}})
+          .then(r => r.text().then(t => done({status: r.status, text: t})));
+        """,
+        body,
+    )

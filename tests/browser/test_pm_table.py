@@ -9,7 +9,7 @@ import grpc
 import pytest
 from dash.testing.wait import until
 from dash_calls import body_for, server_callbacks
-from helpers import browser_login
+from helpers import browser_login, forge_callback
 from selenium.webdriver.common.by import By
 
 from components import process_table as ids
@@ -75,16 +75,7 @@ def test_viewer_sees_the_controls_disabled_and_a_forged_kill_is_refused(sim_live
                                        f"{ids.PENDING}.data": {"action": "kill", "targets": [
                                            {"uuid": target.uuid, "name": target.name}]}},
                     triggered=f"{ids.CONFIRM_OK}.n_clicks")
-    result = sim_live.driver.execute_async_script(
-        """
-        const [body, done] = arguments;
-        const token = document.cookie.split('; ').find(c => c.startsWith('_csrf_token=')).split('=')[1];
-        fetch('/_dash-update-component', {method: 'POST', body: JSON.stringify(body),
-              headers: {'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(token)}})
-          .then(r => r.text().then(t => done({status: r.status, text: t})));
-        """,
-        body,
-    )
+    result = forge_callback(sim_live, body)
     assert result["status"] == 200 and "Not allowed" in result["text"]
     assert json.loads(result["text"]).get("response", {}) == {}
     assert len(sim_services.drunc.process_manager("t").ps()) == 4

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from dash_calls import body_for, server_callbacks
-from helpers import SHELL_READY, browser_login, open_page
+from helpers import SHELL_READY, browser_login, forge_callback, open_page
 from selenium.webdriver.common.by import By
 
 from pages import PAGES, admin_users
@@ -64,16 +64,7 @@ def test_viewer_sees_admin_controls_disabled_and_a_forged_call_is_refused(live, 
                                        f"{admin_users.NEW_PASSWORD}.value": "pw-mallory",
                                        f"{admin_users.CREATE}.n_clicks": 1},
                     triggered=f"{admin_users.CREATE}.n_clicks")
-    result = live.driver.execute_async_script(
-        """
-        const [body, done] = arguments;
-        const token = document.cookie.split('; ').find(c => c.startsWith('_csrf_token=')).split('=')[1];
-        fetch('/_dash-update-component', {method: 'POST', body: JSON.stringify(body),
-              headers: {'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(token)}})
-          .then(r => r.text().then(t => done({status: r.status, text: t})));
-        """,
-        body,
-    )
+    result = forge_callback(live, body)
     assert result["status"] == 200
     assert "Not allowed" in result["text"]
     assert json.loads(result["text"]).get("response", {}) == {}
