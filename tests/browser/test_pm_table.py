@@ -36,14 +36,19 @@ def test_shifter_selects_two_rows_kills_them_and_sees_the_toasts(sim_live, sim_s
     boxes[1].click()
     sim_live.wait_for_text_to_equal(f"#{ids.SELECTED}", "2 selected")
     names = [r.find_element(By.CSS_SELECTOR, "[col-id='name']").text for r in sim_live.find_elements(ROWS)[:2]]
+    # Another operator kills a third process: its row leaves by a transaction and the selection survives it.
+    other = next(p for p in sim_services.drunc.process_manager("t").ps() if p.name not in names)
+    sim_services.drunc.process_manager("someone-else").kill(uuids=[other.uuid])
+    _wait_rows(sim_live, 3)
+    assert sim_live.find_element(f"#{ids.SELECTED}").text == "2 selected"
     kill.click()
     for name in names:
         sim_live.wait_for_contains_text("#pm-confirm-targets", name)
     sim_live.find_element(f"#{ids.CONFIRM_OK}").click()
     sim_live.wait_for_contains_text("#toasts", "killed (exit code")
-    _wait_rows(sim_live, 2)  # drunc removes killed processes from ps
-    sim_live.wait_for_text_to_equal(f"#{ids.COUNT}", "2 processes · 2 running · 0 dead")
-    assert len(sim_services.drunc.process_manager("t").ps()) == 2
+    _wait_rows(sim_live, 1)  # drunc removes killed processes from ps
+    sim_live.wait_for_text_to_equal(f"#{ids.COUNT}", "1 process · 1 running · 0 dead")
+    assert len(sim_services.drunc.process_manager("t").ps()) == 1
     assert [e.outcome for e in sim_services.audit.query(action="process.kill")] == ["ok"]
     assert sim_live.get_logs() == []
 
