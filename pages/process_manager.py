@@ -4,8 +4,8 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from components import boot_form, log_viewer, message_panel, process_table
-from viewmodels.processes import view_from_query
 from pages.context import PageContext
+from viewmodels.processes import view_from_query
 
 MESSAGES = "pm-msg"  # the message panel's id prefix (callbacks/message_panel.PANELS has its filter)
 
