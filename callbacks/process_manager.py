@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from dash import Input, Output, Patch, State, html, no_update
+from dash import Input, Output, Patch, State, ctx, html, no_update
 from flask_login import current_user
 
 from auth.actions import UserError, guarded_callback
@@ -23,6 +23,7 @@ from viewmodels.processes import (
     targets_from_rows,
     terminate_phrase,
 )
+from viewmodels.text import clip
 
 PER_PROCESS_TOASTS = 10  # more targets than this get one summary toast
 RESTART_PARALLEL = 8
@@ -39,8 +40,7 @@ def _period(refresh: str | None) -> float:
 
 
 def _short_error(error: str, limit: int = 300) -> str:
-    first = (error or "").strip().splitlines()[0] if (error or "").strip() else "no answer"
-    return first if len(first) <= limit else first[: limit - 1] + "…"
+    return clip((error or "").strip().splitlines()[0] if (error or "").strip() else "no answer", limit)
 
 
 def _outcome_error(exc: Exception) -> str:
@@ -113,7 +113,7 @@ def register(app, services) -> None:
         running=[(Output(ids.TICK, "disabled"), True, False)],  # a slow manual refresh never overlaps a tick
     )
     def refresh_table(_ticks, manual, shown, refresh):
-        return table_update(feed, shown, refresh, manual_refresh=bool(manual) and _triggered(ids.REFRESH_NOW))
+        return table_update(feed, shown, refresh, manual_refresh=bool(manual) and ctx.triggered_id == ids.REFRESH_NOW)
 
     # ----------------------------------------------------------------------------------------- URL state
 
@@ -187,7 +187,7 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def open_confirm(_restart, _flush, _kill, _cancel, selected):
-        trigger = _trigger_id()
+        trigger = ctx.triggered_id
         if trigger not in ids.ACTIONS:
             return False, no_update, no_update, no_update, no_update, None
         kind = ids.ACTIONS[trigger]
@@ -250,7 +250,7 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def open_terminate(_open, _cancel):
-        if _trigger_id() != ids.TERMINATE:
+        if ctx.triggered_id != ids.TERMINATE:
             return False, no_update, None, ""
         _state, rows = feed.rows()
         phrase = terminate_phrase(rows)
@@ -327,16 +327,6 @@ def act(client, kind: str, targets: list[Target]) -> list[Outcome]:
         return flush_outcomes(targets, client.flush(uuids=uuids))
     except Exception as exc:  # noqa: BLE001 - reported per target like any other failure
         return [Outcome(t, False, _outcome_error(exc)) for t in targets]
-
-
-def _trigger_id():
-    from dash import ctx
-
-    return ctx.triggered_id
-
-
-def _triggered(component_id: str) -> bool:
-    return _trigger_id() == component_id
 
 
 def table_update(feed, shown, refresh, manual_refresh: bool = False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.choices import button_choices
 from viewmodels.logs import DEFAULT_LINES, LINE_CHOICES
 
 PANEL = "pm-log-panel"
@@ -34,16 +35,8 @@ FOLLOW_MS = 2000
 
 
 def _toolbar() -> html.Div:
-    lines = dbc.RadioItems(
-        id=LINES,
-        options=[{"label": f"{n:,}", "value": n} for n in LINE_CHOICES],
-        value=DEFAULT_LINES,
-        inline=True,
-        input_class_name="btn-check",
-        label_class_name="btn btn-outline-secondary btn-sm",
-        label_checked_class_name="active",
-        class_name="btn-group rc-log-lines",
-    )
+    lines = button_choices(LINES, [{"label": f"{n:,}", "value": n} for n in LINE_CHOICES], DEFAULT_LINES,
+                           "btn-group rc-log-lines")
     return html.Div(
         [
             html.Div([html.Span("Last", className="small me-2 text-body-secondary"), lines,

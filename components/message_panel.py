@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.choices import button_choices
 from components.grid import data_grid
 from viewmodels import messages as vm
 
@@ -100,16 +101,8 @@ def message_panel(prefix: str, title: str) -> dbc.Card:
     )
     controls = html.Div(
         [
-            dbc.Checklist(
-                id=ids.severity,
-                options=vm.severity_options(),
-                value=list(vm.DEFAULT_SEVERITIES),
-                inline=True,
-                input_class_name="btn-check",
-                label_class_name="btn btn-outline-secondary btn-sm",
-                label_checked_class_name="active",
-                class_name="rc-msg-severity",
-            ),
+            button_choices(ids.severity, vm.severity_options(), list(vm.DEFAULT_SEVERITIES), "rc-msg-severity",
+                           multi=True),
             html.Div(
                 [
                     dbc.Input(id=ids.search, type="search", placeholder="Search text…", debounce=400, size="sm",

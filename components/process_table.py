@@ -9,6 +9,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.choices import button_choices
 from components.grid import data_grid
 from components.guarded import guarded_button
 from viewmodels.processes import ViewState
@@ -101,16 +102,8 @@ def refresh_picker(refresh: str) -> html.Div:
     return html.Div(
         [
             html.Span("Refresh", className="small me-2 text-body-secondary"),
-            dbc.RadioItems(
-                id=REFRESH,
-                options=[{"label": label, "value": value} for value, label in REFRESH_CHOICES.items()],
-                value=refresh,
-                inline=True,
-                input_class_name="btn-check",
-                label_class_name="btn btn-outline-secondary btn-sm",
-                label_checked_class_name="active",
-                class_name="btn-group rc-refresh-picker",
-            ),
+            button_choices(REFRESH, [{"label": label, "value": value} for value, label in REFRESH_CHOICES.items()],
+                           refresh, "btn-group rc-refresh-picker"),
             dbc.Button("↻", id=REFRESH_NOW, color="link", size="sm", title="Refresh now", class_name="ms-1"),
         ],
         className="d-flex align-items-center",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from drunc_client.errors import BackendUnavailable, DruncError, DruncFlagError, InvalidArguments
 from drunc_client.process_manager import BootSpec
+from viewmodels.text import clip
 
 FIELDS: dict[str, str] = {
     "name": "Name",
@@ -147,7 +148,7 @@ def parse_environment(text: str) -> dict[str, str]:
         key, sep, value = line.partition("=")
         key = key.strip()
         if not sep:
-            raise FieldError(f"Line {number}: “{_clip(line, 40)}” is not KEY=VALUE.")
+            raise FieldError(f"Line {number}: “{clip(line, 40)}” is not KEY=VALUE.")
         env_key(key, f"Line {number}: ")
         if key in seen:
             raise FieldError(f"Line {number}: {key} is already set on line {seen[key]}.")
@@ -158,7 +159,7 @@ def parse_environment(text: str) -> dict[str, str]:
 
 def env_key(key, where: str = "") -> str:
     if not isinstance(key, str) or not _ENV_KEY.match(key):
-        raise FieldError(f"{where}“{_clip(str(key), 40)}” is not a valid variable name "
+        raise FieldError(f"{where}“{clip(str(key), 40)}” is not a valid variable name "
                          "(letters, digits and _, not starting with a digit).")
     return key
 
@@ -191,14 +192,14 @@ def parse_hosts(value) -> tuple[str, ...]:
         raise FieldError(f"Too many hosts ({len(names)}; at most {MAX_HOSTS}).")
     for host in names:
         if len(host) > 253 or not _HOST.match(host):
-            raise FieldError(f"“{_clip(host, 40)}” is not a host name or IP address.")
+            raise FieldError(f"“{clip(host, 40)}” is not a host name or IP address.")
     return tuple(dict.fromkeys(names))
 
 
 def parse_tree_id(text: str) -> str:
     tree_id = _line(text)
     if tree_id and not _TREE_ID.match(tree_id):
-        raise FieldError(f"“{_clip(tree_id, 40)}” is not a tree id: use three dot-separated numbers, like 1.2.3.")
+        raise FieldError(f"“{clip(tree_id, 40)}” is not a tree id: use three dot-separated numbers, like 1.2.3.")
     return tree_id
 
 
@@ -360,7 +361,7 @@ def parse_entry(index: int, item, default_user: str) -> BootEntry:
     errors: dict[str, str] = {}
     unknown = [k for k in item if k not in FILE_KEYS]
     if unknown:
-        errors[ENTRY] = (f"Unknown key(s) {', '.join(repr(_clip(str(k), 40)) for k in unknown)}; "
+        errors[ENTRY] = (f"Unknown key(s) {', '.join(repr(clip(str(k), 40)) for k in unknown)}; "
                          f"the keys are {', '.join(FILE_KEYS)}.")
 
     def string(key: str) -> str:
@@ -422,12 +423,12 @@ def parse_entry(index: int, item, default_user: str) -> BootEntry:
         if key in parsed:
             return parsed[key]
         value = item.get(key)
-        return _clip(value, 60) if isinstance(value, str) else ""
+        return clip(value, 60) if isinstance(value, str) else ""
 
     shown_hosts = parsed.get("allowed_hosts") or ()
     command = " ".join([shown("executable"), *parsed.get("arguments", ())]).strip()
     return BootEntry(index, shown("name"), shown("session"), shown("user"), tuple(shown_hosts),
-                     _clip(command, COMMAND_CLIP), spec, errors)
+                     clip(command, COMMAND_CLIP), spec, errors)
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -441,7 +442,7 @@ def audit_arguments(spec: BootSpec) -> dict:
         "user": spec.user,
         "executable": spec.executable,
         "arguments": list(spec.arguments),
-        "environment": {k: _clip(v, AUDIT_VALUE_CLIP) for k, v in spec.environment.items()},
+        "environment": {k: clip(v, AUDIT_VALUE_CLIP) for k, v in spec.environment.items()},
         "working_directory": spec.working_directory,
         "log_path": spec.log_path,
         "allowed_hosts": list(spec.allowed_hosts),
@@ -454,10 +455,10 @@ def drunc_error_text(exc: DruncError) -> str:
     if isinstance(exc, DruncFlagError):
         lines = [line.strip() for line in (exc.text or "").splitlines() if line.strip()]
         message = _EXCEPTION_PREFIX.sub("", lines[-1]) if lines else ""
-        return _clip(f"{exc.flag}: {message}" if message else exc.flag, 500)
+        return clip(f"{exc.flag}: {message}" if message else exc.flag, 500)
     if isinstance(exc, BackendUnavailable):
-        return _clip(f"Process manager unavailable: {exc}", 500)
-    return _clip(str(exc), 500)
+        return clip(f"Process manager unavailable: {exc}", 500)
+    return clip(str(exc), 500)
 
 
 @dataclass(frozen=True)
@@ -482,7 +483,7 @@ def summary_text(rest: list[BootResult]) -> str:
         parts.append(f"{len(booted)} booted: {', '.join(booted)}.")
     if failed:
         parts.append(f"{len(failed)} not booted: " + "; ".join(f"{r.name} ({r.text})" for r in failed) + ".")
-    return _clip(" ".join(parts), 4000)
+    return clip(" ".join(parts), 4000)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -490,10 +491,6 @@ def summary_text(rest: list[BootResult]) -> str:
 
 def _too_big(size: int) -> str:
     return f"The file is too big ({size:,} bytes); the limit is 1 MB ({MAX_FILE_BYTES:,} bytes)."
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _json_type(value) -> str:

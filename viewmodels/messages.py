@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from store.messages import ConsumerStatusInfo, MessageFilter, StoredMessage
+from viewmodels.text import clip
 
 # The levels the consumer stores (consumers/decode.py normalises broadcasts and ERS issues to these).
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "FATAL")
@@ -97,10 +98,6 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def message_row(m: StoredMessage) -> dict:
     """One grid row. The id is a string (AG Grid row ids must be); drunc strings stay plain text."""
     when = _utc(m.time)
@@ -113,7 +110,7 @@ def message_row(m: StoredMessage) -> dict:
         "session": m.session,
         "source": m.source,
         "type": m.broadcast_type or m.issue_name or m.kind,
-        "text": _clip(m.text or "", TEXT_CLIP),
+        "text": clip(m.text or "", TEXT_CLIP),
     }
 
 
@@ -155,7 +152,7 @@ def consumer_text(status: ConsumerStatusInfo | None, now: datetime) -> tuple[str
     if status is None:
         return "no consumer has run yet: no messages can arrive", "warn"
     if status.last_error:
-        return f"consumer error: {_clip(' '.join(status.last_error.split()), 300)}", "error"
+        return f"consumer error: {clip(' '.join(status.last_error.split()), 300)}", "error"
     if status.last_poll_time is None:
         return "consumer has not polled yet", "warn"
     polled = _utc(status.last_poll_time)

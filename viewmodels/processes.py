@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
 from drunc_client.process_manager import ProcessInfo
+from viewmodels.text import clip
 
 SHORT_UUID = 8
 EXECUTABLE_CLIP = 160
@@ -33,7 +34,6 @@ def tree_depth(tree_id: str) -> int:
 
 def process_row(p: ProcessInfo) -> Row:
     dead = p.status == "DEAD"
-    executable = p.executable if len(p.executable) <= EXECUTABLE_CLIP else p.executable[:EXECUTABLE_CLIP - 1] + "…"
     return {
         "uuid": p.uuid,
         "name": p.name,
@@ -45,7 +45,7 @@ def process_row(p: ProcessInfo) -> Row:
         "tree_id": p.tree_id,
         "tree_key": f"{p.session}\x1f{tree_key(p.tree_id)}",  # the table's order: session, then tree
         "depth": tree_depth(p.tree_id),
-        "executable": executable,
+        "executable": clip(p.executable, EXECUTABLE_CLIP),
     }
 
 
