@@ -1,10 +1,14 @@
-"""The one mechanism behind every Dash callback: check the permission on the server, run, audit.
+"""The one mechanism behind every Dash callback: permission, input shapes, audit, in that order, on the server.
 
-`guarded_callback` registers a callback that first checks the logged-in user's permission. A callback that
-changes something names its `action`: every call of it, allowed or denied, succeeded or failed, is written to
-the audit trail. A read-only callback names no action: it is only checked, and a denied call is audited.
-Each registered function carries `required_permission` and `audit_action`, so the tests can enumerate the
-app's callbacks and prove every one of them is guarded.
+`guarded_callback` registers a callback that
+1. checks the logged-in user's permission (a denied call is audited, whatever it is);
+2. checks every input against the shape declared next to it (`auth.shapes.In` / `St`): a value of the wrong
+   shape is answered with a "bad request" toast, audited for a mutating callback, and the function never runs;
+3. for a callback that changes something (it names its `action`): writes an "attempted" audit event *before*
+   the function runs, and gives that event the outcome when it ends. If the attempt cannot be written, the
+   action does not run and the operator is told so: nothing happens that the trail does not hold.
+Each registered function carries `required_permission`, `audit_action` and `input_shapes`, so the tests can
+enumerate the app's callbacks and prove every one of them is guarded.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 
 from flask import has_request_context, request
 from flask_login import current_user
+
+from auth.shapes import BadShape, check_values, declared_shapes
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,14 @@ class PermissionDenied(Exception):
 
 class UserError(Exception):
     """A refusal the operator can act on (bad input, a conflict); its text is shown as is."""
+
+
+class BadRequest(Exception):
+    """The browser sent an input of the wrong shape (a stale or forged page); nothing was done."""
+
+
+class AuditUnavailable(Exception):
+    """The audit trail could not be written before an action: the action was not run."""
 
 
 @dataclass
@@ -59,13 +73,15 @@ def guarded_callback(
     describe: Callable[..., tuple[str, dict | None]] | None = None,
     **kwargs,
 ):
-    """Like `app.callback`, with a server-side permission check and, for actions, an audit event.
+    """Like `app.callback`, with the permission, the input shapes and (for actions) the audit checked on the server.
 
-    A mutating function receives an `AuditNote` as its first argument, before the callback's values.
+    Every Input and State must be declared with its shape (`In(id, prop, shape)`, `St(id, prop, shape)`).
+    A mutating function receives an `AuditNote` as its first argument, before the callback's (cleaned) values.
     `describe(*values)` gives the target and arguments (and optionally a finer action name) recorded for a
-    denied call. `permission=None` means
-    "any logged-in user" (navigation, for instance); the login guard has already refused everybody else.
+    denied or malformed call; it receives the values as sent. `permission=None` means "any logged-in user"
+    (navigation, for instance); the login guard has already refused everybody else.
     """
+    shapes = declared_shapes(args)
 
     def decorator(fn):
         name = action or f"read:{fn.__name__}"
@@ -76,48 +92,69 @@ def guarded_callback(
             username = getattr(user, "name", "") if user.is_authenticated else ""
             if not (user.is_authenticated and (permission is None or user.can(permission))):
                 target, arguments, denied_action = _describe_safely(describe, values)
-                audit.record(
-                    username,
-                    denied_action or name,
-                    target=target,
-                    arguments=arguments,
-                    outcome="denied",
-                    detail=f"missing permission {permission}",
-                    address=client_address(),
-                )
+                _record_safely(audit, username, denied_action or name, target=target, arguments=arguments,
+                               outcome="denied", detail=f"missing permission {permission}")
                 raise PermissionDenied(permission, name)
+            try:
+                values = check_values(shapes, values)
+            except BadShape as exc:
+                if action is not None:
+                    target, arguments, finer = _describe_safely(describe, values)
+                    _record_safely(audit, username, finer or action, target=target, arguments=arguments,
+                                   outcome="failed", detail=f"bad request: {exc}")
+                raise BadRequest(str(exc)) from None
             if action is None:
                 return fn(*values)
-            note = AuditNote()
-            try:
-                result = fn(note, *values)
-            except UserError as exc:
-                note.outcome, note.detail = "failed", str(exc)
-                raise
-            except PermissionDenied:
-                raise
-            except Exception as exc:
-                note.outcome, note.detail = "error", f"{type(exc).__name__}: {exc}"
-                raise
-            finally:
-                if not note.skip:
-                    audit.record(
-                        username,
-                        note.action or action,
-                        target=note.target,
-                        arguments=note.arguments,
-                        outcome=note.outcome,
-                        detail=note.detail,
-                        address=client_address(),
-                    )
-            return result
+            target, arguments, _finer = _describe_safely(describe, values)
+            return _run_audited(audit, fn, username, action, values, target, arguments)
 
         wrapper.required_permission = permission
         wrapper.audit_action = action
+        wrapper.input_shapes = shapes
         app.callback(*args, **kwargs)(wrapper)
         return fn
 
     return decorator
+
+
+def _run_audited(audit, fn, username: str, action: str, values: tuple, target: str, arguments: dict | None):
+    address = client_address()
+    try:
+        event_id = audit.record(username, action, target=target, arguments=arguments, outcome="attempted",
+                                address=address)
+    except Exception as exc:
+        log.error("the audit trail cannot be written: %s was not run", action, exc_info=exc)
+        raise AuditUnavailable(action) from None
+    note = AuditNote()
+    try:
+        result = fn(note, *values)
+    except UserError as exc:
+        note.outcome, note.detail = "failed", str(exc)
+        raise
+    except PermissionDenied as exc:
+        note.outcome, note.detail = "denied", str(exc)
+        raise
+    except Exception as exc:
+        note.outcome, note.detail = "error", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        try:
+            if note.skip:
+                audit.discard(event_id)
+            else:
+                audit.complete(event_id, note.outcome, target=note.target or None, arguments=note.arguments,
+                               detail=note.detail, action=note.action)
+        except Exception:  # the action ran: its toast must still reach the operator; the row stays "attempted"
+            log.error("could not record the outcome of audit event %s (%s)", event_id, action, exc_info=True)
+    return result
+
+
+def _record_safely(audit, username: str, action: str, **fields) -> None:
+    """A refusal is written when possible; a refusal that cannot be written is still a refusal."""
+    try:
+        audit.record(username, action, address=client_address(), **fields)
+    except Exception:
+        log.error("could not audit a refused %s call", action, exc_info=True)
 
 
 def _describe_safely(describe, values) -> tuple[str, dict | None, str | None]:

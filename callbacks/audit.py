@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from dash import Input, Output, html
+from dash import Output, html
 
 from auth.actions import guarded_callback
+from auth.shapes import In, clicks, text
 from pages import audit as page
 
 LIMIT = 500
@@ -65,14 +66,14 @@ def register(app, services) -> None:
         Output(page.STATUS, "children"),
         Output(page.USER, "options"),
         Output(page.ACTION, "options"),
-        Input(page.USER, "value"),
-        Input(page.ACTION, "value"),
-        Input(page.OUTCOME, "value"),
-        Input(page.PERIOD, "value"),
-        Input(page.SINCE, "value"),
-        Input(page.UNTIL, "value"),
-        Input(page.REFRESH, "n_clicks"),
-        Input(page.TICK, "n_intervals"),
+        In(page.USER, "value", text(64)),
+        In(page.ACTION, "value", text(64)),
+        In(page.OUTCOME, "value", text(16)),
+        In(page.PERIOD, "value", text(16)),
+        In(page.SINCE, "value", text(64)),
+        In(page.UNTIL, "value", text(64)),
+        In(page.REFRESH, "n_clicks", clicks),
+        In(page.TICK, "n_intervals", clicks),
     )
     def show_audit(user, action, outcome, period, since_text, until_text, _clicks, _ticks):
         now = datetime.now(UTC)

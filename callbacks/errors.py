@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from auth.actions import PermissionDenied, UserError
+from auth.actions import AuditUnavailable, BadRequest, PermissionDenied, UserError
 from callbacks.notify import notify
 
 log = logging.getLogger("runcontrol.callbacks")
@@ -17,6 +17,14 @@ def on_callback_error(error: Exception):
                "danger")
     elif isinstance(error, UserError):
         notify("Not done", str(error), "warning")
+    elif isinstance(error, BadRequest):
+        # A stale or forged page: the detail helps a developer, the operator only needs to reload.
+        log.warning("bad request refused: %s", error)
+        notify("Bad request", "The page sent something this action cannot take, so nothing was done. "
+               "Reload the page if this keeps happening.", "warning")
+    elif isinstance(error, AuditUnavailable):
+        notify("Not done", "The audit trail cannot be written right now (is the database reachable?), so "
+               f"{error} was not run. Try again in a moment.", "danger")
     else:
         ref = secrets.token_hex(4)
         log.error("callback failed (ref %s)", ref, exc_info=error)

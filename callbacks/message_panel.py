@@ -16,6 +16,7 @@ from dash import Input, Output, State, ctx, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth.actions import guarded_callback
+from auth.shapes import In, St, boolean, clicks, integer, list_of, or_reset, record, text
 from components.message_panel import PAUSED_MS, POLL_MS, panel_ids
 from store.messages import MessageFilter
 from viewmodels import messages as vm
@@ -66,12 +67,12 @@ def register_panel(app, services, prefix: str, base: MessageFilter) -> None:
         Output(ids.shown, "data"),
         Output(ids.count, "children"),
         Output(ids.status, "children"),
-        Input(ids.tick, "n_intervals"),
-        Input(ids.severity, "value"),
-        Input(ids.search, "value"),
-        Input(ids.follow, "value"),
-        State(ids.cursor, "data"),
-        State(ids.shown, "data"),
+        In(ids.tick, "n_intervals", clicks),
+        In(ids.severity, "value", list_of(text(32), 20)),
+        In(ids.search, "value", text(1000)),
+        In(ids.follow, "value", boolean),
+        St(ids.cursor, "data", or_reset(record({"last_id": integer(0), "others": list_of(text(64), 1000)}))),
+        St(ids.shown, "data", or_reset(list_of(integer(), 100_000))),
         running=[(Output(ids.tick, "disabled"), True, False)],
         permission="view",
     )

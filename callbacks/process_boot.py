@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import time
 
-from dash import Input, Output, State, no_update
+from dash import Input, Output, no_update
 from flask_login import current_user
 
 from auth.actions import UserError, guarded_callback
+from auth.shapes import In, St, clicks, text
 from callbacks.notify import notify
 from components import boot_form as ui
 from drunc_client.errors import BackendUnavailable, DruncError, InvalidArguments
 from viewmodels.boot import (
     FIELDS,
     FORM,
+    MAX_BLOCK,
+    MAX_FILE_BYTES,
     BootFileError,
     BootResult,
     audit_arguments,
@@ -36,6 +39,8 @@ PERMISSION = "process.boot"
 ACTION = "process.boot"
 FILE_BUDGET_SECS = 40.0  # start no new boot after this: the request must end before gunicorn's 60 s timeout
 _KEYS = tuple(FIELDS)
+# Larger than any file the preview accepts, so that a too-big file is told so by name, not "bad request".
+UPLOAD = text(8 * MAX_FILE_BYTES)
 
 _OPEN_CLOSE = (
     "function(_open, _close) {"
@@ -76,8 +81,8 @@ def register(app, services) -> None:
         Output(ui.FORM_ERROR, "children"),
         Output(ui.FORM_ERROR, "is_open"),
         Output(ui.MODAL, "is_open", allow_duplicate=True),
-        Input(ui.FORM, "n_submit"),
-        *[State(ui.FIELD_IDS[key], "value") for key in _KEYS],
+        In(ui.FORM, "n_submit", clicks),
+        *[St(ui.FIELD_IDS[key], "value", text(MAX_BLOCK)) for key in _KEYS],
         permission=PERMISSION,
         action=ACTION,
         describe=describe_form,
@@ -121,8 +126,8 @@ def register(app, services) -> None:
         Output(ui.FILE_SUBMIT, "children"),
         Output(ui.FILE_SUBMIT, "disabled"),
         Output(ui.FILE_DIGEST, "data"),
-        Input(ui.UPLOAD, "contents"),
-        State(ui.UPLOAD, "filename"),
+        In(ui.UPLOAD, "contents", UPLOAD),
+        St(ui.UPLOAD, "filename", text(1000)),
         permission=PERMISSION,
         prevent_initial_call=True,
     )
@@ -152,10 +157,10 @@ def register(app, services) -> None:
         services.audit,
         Output(ui.MODAL, "is_open", allow_duplicate=True),
         Output(ui.UPLOAD, "contents"),
-        Input(ui.FILE_SUBMIT, "n_clicks"),
-        State(ui.UPLOAD, "contents"),
-        State(ui.UPLOAD, "filename"),
-        State(ui.FILE_DIGEST, "data"),
+        In(ui.FILE_SUBMIT, "n_clicks", clicks),
+        St(ui.UPLOAD, "contents", UPLOAD),
+        St(ui.UPLOAD, "filename", text(1000)),
+        St(ui.FILE_DIGEST, "data", text(128)),
         permission=PERMISSION,
         action=ACTION,
         describe=describe_file,

@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
 from auth.actions import UserError, guarded_callback
+from auth.shapes import In, St, clicks, integer, list_of, one_of, or_reset, record, text
 from components import log_viewer as ids
 from components.process_table import GRID
 from drunc_client.errors import DruncError
@@ -27,6 +28,10 @@ LOG_TIMEOUT = 5.0  # ps, and reading 100 lines (opening, re-reading, downloading
 LINES_PER_EXTRA_SECOND = 2500  # drunc streams one message per line: 10,000 lines get 4 s more
 FOLLOW_TIMEOUT = 3.0  # one follow tick (the Interval is stopped while a tick runs)
 _MAX_UUID = 128
+LINES = one_of(integer(0, 10**6), text(10))
+# What the panel keeps between ticks (see full_view): the process, the line count, and the tail it shows.
+STATE = or_reset(record({"uuid": text(_MAX_UUID), "name": text(1000), "n": integer(0, 10**6), "count": integer(0),
+                "tail": list_of(text(200), 1000), "problem": text(100)}))
 
 
 def _request_uuid(request) -> str:
@@ -96,11 +101,11 @@ def register(app, services) -> None:
         Output(ids.STATUS, "children"),
         Output(ids.MESSAGE, "children"),
         Output(ids.STUCK, "data"),
-        Input(ids.REQUEST, "data"),
-        Input(ids.LINES, "value"),
-        Input(ids.RELOAD, "n_clicks"),
-        Input(ids.INTERVAL, "n_intervals"),
-        State(ids.STATE, "data"),
+        In(ids.REQUEST, "data", record({"uuid": text(_MAX_UUID)})),
+        In(ids.LINES, "value", LINES),
+        In(ids.RELOAD, "n_clicks", clicks),
+        In(ids.INTERVAL, "n_intervals", clicks),
+        St(ids.STATE, "data", STATE),
         permission="process.logs",
         prevent_initial_call=True,
         running=[(Output(ids.INTERVAL, "max_intervals"), 0, -1)],  # follow ticks never overlap
@@ -153,9 +158,9 @@ def register(app, services) -> None:
         app,
         audit,
         Output(ids.DOWNLOAD, "data"),
-        Input(ids.DOWNLOAD_BUTTON, "n_clicks"),
-        State(ids.STATE, "data"),
-        State(ids.LINES, "value"),
+        In(ids.DOWNLOAD_BUTTON, "n_clicks", clicks),
+        St(ids.STATE, "data", STATE),
+        St(ids.LINES, "value", LINES),
         permission="process.logs",
         prevent_initial_call=True,
     )

@@ -9,6 +9,7 @@ from dash import Input, Output, Patch, State, ctx, html, no_update
 from flask_login import current_user
 
 from auth.actions import UserError, guarded_callback
+from auth.shapes import In, St, boolean, clicks, integer, list_of, or_reset, record, text
 from callbacks.notify import notify
 from components import process_table as ids
 from drunc_client.errors import DruncError
@@ -30,13 +31,21 @@ RESTART_PARALLEL = 8
 AUDIT_UUIDS = 200  # uuids written into one audit event's arguments; the count is always there
 VERBS = {"restart": ("Restart", "success"), "kill": ("Kill", "danger"), "flush": ("Flush", "warning")}
 
+# Input shapes. A row the grid holds (or a target the confirmation keeps) names its process by uuid and name.
+ROW = record({"uuid": text(128), "name": text(1000)}, optional=False, max_bytes=100_000)
+ROWS = list_of(ROW, 20_000)
+PENDING = record({"action": text(16), "targets": ROWS})
+SHOWN = or_reset(record({"e": text(64), "v": integer(0), "ok": boolean}))  # the version a tab shows (table_update)
+REFRESH = text(4, choices=("1", "5", "0"))
+
 
 def hms(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%S") if timestamp else "never"
 
 
-def _period(refresh: str | None) -> float:
-    return {"1": 1.0, "5": 5.0}.get(refresh or "1", 5.0)  # paused tabs still say they look, at the slow rate
+def _period(refresh) -> float:
+    # paused tabs still say they look, at the slow rate
+    return {"1": 1.0, "5": 5.0}.get(refresh if isinstance(refresh, str) else "1", 5.0)
 
 
 def _short_error(error: str, limit: int = 300) -> str:
@@ -106,10 +115,10 @@ def register(app, services) -> None:
         Output(ids.BANNER, "children"),
         Output(ids.BANNER, "is_open"),
         Output(ids.GRID_WRAP, "className"),
-        Input(ids.TICK, "n_intervals"),
-        Input(ids.REFRESH_NOW, "n_clicks"),
-        State(ids.VERSION, "data"),
-        State(ids.REFRESH, "value"),
+        In(ids.TICK, "n_intervals", clicks),
+        In(ids.REFRESH_NOW, "n_clicks", clicks),
+        St(ids.VERSION, "data", SHOWN),
+        St(ids.REFRESH, "value", REFRESH),
         running=[(Output(ids.TICK, "disabled"), True, False)],  # a slow manual refresh never overlaps a tick
     )
     def refresh_table(_ticks, manual, shown, refresh):
@@ -121,9 +130,9 @@ def register(app, services) -> None:
         app, audit,
         Output(ids.GRID, "dashGridOptions"),
         Output(ids.URL_SYNC, "data"),
-        Input(ids.GRID, "filterModel"),
-        Input(ids.QUICK, "value"),
-        Input(ids.REFRESH, "value"),
+        In(ids.GRID, "filterModel", record(max_bytes=20_000)),
+        In(ids.QUICK, "value", text(1000)),
+        In(ids.REFRESH, "value", REFRESH),
         prevent_initial_call=True,
     )
     def sync_url(filter_model, quick, refresh):
@@ -179,11 +188,11 @@ def register(app, services) -> None:
         Output(ids.CONFIRM_OK, "children"),
         Output(ids.CONFIRM_OK, "color"),
         Output(ids.PENDING, "data"),
-        Input(ids.RESTART, "n_clicks"),
-        Input(ids.FLUSH, "n_clicks"),
-        Input(ids.KILL, "n_clicks"),
-        Input(ids.CONFIRM_CANCEL, "n_clicks"),
-        State(ids.GRID, "selectedRows"),
+        In(ids.RESTART, "n_clicks", clicks),
+        In(ids.FLUSH, "n_clicks", clicks),
+        In(ids.KILL, "n_clicks", clicks),
+        In(ids.CONFIRM_CANCEL, "n_clicks", clicks),
+        St(ids.GRID, "selectedRows", ROWS),
         prevent_initial_call=True,
     )
     def open_confirm(_restart, _flush, _kill, _cancel, selected):
@@ -215,8 +224,8 @@ def register(app, services) -> None:
         app, audit,
         Output(ids.CONFIRM, "is_open", allow_duplicate=True),
         Output(ids.PENDING, "data", allow_duplicate=True),
-        Input(ids.CONFIRM_OK, "n_clicks"),
-        State(ids.PENDING, "data"),
+        In(ids.CONFIRM_OK, "n_clicks", clicks),
+        St(ids.PENDING, "data", PENDING),
         permission="process.modify",
         action="process.action",
         describe=describe_action,
@@ -245,8 +254,8 @@ def register(app, services) -> None:
         Output(ids.TERM_BODY, "children"),
         Output(ids.TERM_EXPECTED, "data"),
         Output(ids.TERM_TEXT, "value"),
-        Input(ids.TERMINATE, "n_clicks"),
-        Input(ids.TERM_CANCEL, "n_clicks"),
+        In(ids.TERMINATE, "n_clicks", clicks),
+        In(ids.TERM_CANCEL, "n_clicks", clicks),
         prevent_initial_call=True,
     )
     def open_terminate(_open, _cancel):
@@ -276,8 +285,8 @@ def register(app, services) -> None:
     @guarded_callback(
         app, audit,
         Output(ids.TERM, "is_open", allow_duplicate=True),
-        Input(ids.TERM_OK, "n_clicks"),
-        State(ids.TERM_TEXT, "value"),
+        In(ids.TERM_OK, "n_clicks", clicks),
+        St(ids.TERM_TEXT, "value", text(1000)),
         permission="process.terminate",
         action="process.terminate",
         describe=lambda _clicks, text: (feed.endpoint, {"typed": str(text)[:100]}),

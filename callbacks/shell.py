@@ -8,6 +8,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from auth.actions import guarded_callback
+from auth.shapes import In, St, text
 from components import shell
 from components.guarded import missing_permission_text
 from components.user_menu import user_menu
@@ -25,14 +26,14 @@ def register(app, services) -> None:
         Output(shell.USER_MENU, "children"),
         Output(shell.PAGE_TITLE, "data"),
         *[Output(shell.nav_id(p), "active") for p in nav_paths],
-        Input(shell.URL, "pathname"),
-        State(shell.URL, "search"),
+        In(shell.URL, "pathname", text(2000)),
+        St(shell.URL, "search", text(4000)),
         permission=None,
     )
     def route(pathname, search):
         info = current_user.info
         ctx = PageContext(info.username, info.permissions, info.roles, services.settings.demo,
-                          search if isinstance(search, str) else "")
+                          search or "")
         page = find_page(pathname)
         if page is None:
             content = _not_found(pathname)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, no_update
+from dash import Output, ctx, no_update
 from flask_login import current_user
 
 from auth.actions import UserError, guarded_callback
+from auth.shapes import In, St, clicks, integer, list_of, text
 from callbacks.notify import notify
 from pages import admin_users as page
 from store import InvalidInput
@@ -30,7 +31,7 @@ def register(app, services) -> None:
         Output(page.SELECTED, "options"),
         Output(page.ROLE, "options"),
         Output(page.NEW_ROLES, "options"),
-        Input(page.CHANGED, "data"),
+        In(page.CHANGED, "data", integer(0)),
     )
     def show_users(_version):
         accounts = users.list_users()
@@ -51,14 +52,14 @@ def register(app, services) -> None:
         Output(page.CHANGED, "data"),
         Output(page.NEW_PASSWORD, "value"),
         Output(page.PASSWORD, "value"),
-        *[Input(b, "n_clicks") for b in buttons],
-        State(page.NEW_NAME, "value"),
-        State(page.NEW_PASSWORD, "value"),
-        State(page.NEW_ROLES, "value"),
-        State(page.SELECTED, "value"),
-        State(page.ROLE, "value"),
-        State(page.PASSWORD, "value"),
-        State(page.CHANGED, "data"),
+        *[In(b, "n_clicks", clicks) for b in buttons],
+        St(page.NEW_NAME, "value", text(256)),
+        St(page.NEW_PASSWORD, "value", text(1024)),
+        St(page.NEW_ROLES, "value", list_of(text(64), 100)),
+        St(page.SELECTED, "value", text(256)),
+        St(page.ROLE, "value", text(64)),
+        St(page.PASSWORD, "value", text(1024)),
+        St(page.CHANGED, "data", integer(0)),
         permission=ADMIN,
         action="user.change",
         describe=describe,

@@ -34,6 +34,6 @@ def nav_items() -> list[tuple[str, str]]:
     return [(p.path, p.nav_label) for p in PAGES if p.nav_label]
 
 
-def find_page(path: str | None) -> Page | None:
-    wanted = (path or "/").rstrip("/") or "/"
+def find_page(path) -> Page | None:
+    wanted = (path if isinstance(path, str) and path else "/").rstrip("/") or "/"
     return next((p for p in PAGES if p.path == wanted), None)

@@ -9,8 +9,12 @@ from sqlalchemy import func, select
 
 from store.db import Database
 from store.models import AuditEvent, utcnow
+from store.text import clean, clean_json
 
-OUTCOMES = ("ok", "failed", "denied", "error")
+# "attempted" is written before an action runs and replaced by the action's outcome when it ends: a row left
+# "attempted" is an action whose end was never recorded (the worker died, the database went away mid-action).
+OUTCOMES = ("ok", "failed", "denied", "error", "attempted")
+FINAL_OUTCOMES = ("ok", "failed", "denied", "error")
 
 
 @dataclass(frozen=True)
@@ -30,14 +34,12 @@ def _entry(e: AuditEvent) -> AuditEntry:
     return AuditEntry(e.id, e.time, e.username, e.action, e.target, e.arguments, e.outcome, e.detail, e.address)
 
 
-def _text(value: str) -> str:
-    """PostgreSQL text cannot hold NUL (SQLite can): store and match U+FFFD instead, alike on both backends."""
-    return value.replace("\x00", "\ufffd")
+def _clip(value, limit: int) -> str:
+    return clean(value, limit)
 
 
-def _clip(value: str | None, limit: int) -> str:
-    text = "" if value is None else _text(str(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _text(value) -> str:
+    return clean(value)
 
 
 class AuditLog:
@@ -62,7 +64,7 @@ class AuditLog:
             username=_clip(username or "", 64),
             action=_clip(action, 64),
             target=_clip(target, 4000),
-            arguments=arguments,
+            arguments=None if arguments is None else clean_json(arguments),
             outcome=outcome,
             detail=_clip(detail, 4000),
             address=_clip(address or "", 64),
@@ -71,6 +73,31 @@ class AuditLog:
             s.add(event)
             s.flush()
             return event.id
+
+    def complete(self, event_id: int, outcome: str, *, target: str | None = None, arguments: dict | None = None,
+                 detail: str = "", action: str | None = None) -> None:
+        """Give an "attempted" event its outcome (and what the action learnt about its target while it ran)."""
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"unknown final audit outcome {outcome!r}")
+        with self.db.session() as s:
+            event = s.get(AuditEvent, event_id)
+            if event is None:
+                raise LookupError(f"no audit event {event_id}")
+            event.outcome = outcome
+            event.detail = _clip(detail, 4000)
+            if target is not None:
+                event.target = _clip(target, 4000)
+            if arguments is not None:
+                event.arguments = clean_json(arguments)
+            if action:
+                event.action = _clip(action, 64)
+
+    def discard(self, event_id: int) -> None:
+        """Remove an "attempted" event of a call that turned out to do nothing (a dialog closed, not submitted)."""
+        with self.db.session() as s:
+            event = s.get(AuditEvent, event_id)
+            if event is not None and event.outcome == "attempted":
+                s.delete(event)
 
     def query(
         self,

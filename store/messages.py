@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import Database
 from store.models import ConsumerStatus, Message, utcnow
+from store.text import clean, clean_json
 
 KINDS = ("broadcast", "ers", "undecodable")
 DEFAULT_CONSUMER = "runcontrol-ui"
@@ -100,23 +101,15 @@ class ConsumerStatusInfo:
 
 # -- value cleaning: PostgreSQL rejects NUL in text and enforces VARCHAR lengths; do the same on both backends ----
 
-def _text(value: str) -> str:
-    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+def _text(value) -> str:
+    return clean(value)
 
 
-def _clip(value: str | None, limit: int) -> str:
-    text = "" if value is None else _text(str(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _clip(value, limit: int) -> str:
+    return clean(value, limit)
 
 
-def _clean_json(value):
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, dict):
-        return {_text(str(k)): _clean_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean_json(v) for v in value]
-    return value
+_clean_json = clean_json
 
 
 _LIMITS = {c.name: c.type.length for c in _T.columns if getattr(c.type, "length", None)}

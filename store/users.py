@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from store.db import Database
 from store.models import Permission, Role, User
+from store.text import clean, without_surrogates
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-@]{0,63}$")
 MIN_PASSWORD = 4
@@ -52,8 +53,8 @@ class RoleInfo:
     permissions: tuple[str, ...]
 
 
-def validate_username(username: str) -> str:
-    name = (username or "").strip()
+def validate_username(username) -> str:
+    name = username.strip() if isinstance(username, str) else ""
     if not USERNAME.match(name):
         raise InvalidInput(
             "user names are 1 to 64 characters: letters, digits and . _ - @, starting with a letter or digit"
@@ -61,12 +62,17 @@ def validate_username(username: str) -> str:
     return name
 
 
-def _lookup(name: str | None) -> str:
-    """A name to look up. PostgreSQL refuses NUL in text and no valid name holds one: make it match nothing."""
-    return (name or "").replace("\x00", "\ufffd")
+def _lookup(name) -> str:
+    """A name to look up, through the store's one cleaning step. No valid name holds NUL: such a name must match
+    nothing (cleaning alone would drop the NUL and find "alice" for "al\\x00ice")."""
+    if isinstance(name, str) and "\x00" in name:
+        return "\ufffd"
+    return clean(name, 256)
 
 
-def validate_password(password: str) -> str:
+def validate_password(password) -> str:
+    if password is not None and not isinstance(password, str):
+        raise InvalidInput("a password must be text")
     if password is None or len(password) < MIN_PASSWORD:
         raise InvalidInput(f"passwords need at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
@@ -134,7 +140,7 @@ class UserRepository:
         with self.db.session() as s:
             if s.scalar(select(User).where(User.username == name)):
                 raise UserExists(f"user {name!r} already exists")
-            user = User(username=name, password_hash=generate_password_hash(password), active=True)
+            user = User(username=name, password_hash=generate_password_hash(without_surrogates(password)), active=True)
             user.roles = [self._role(s, r) for r in roles]
             s.add(user)
             try:
@@ -161,17 +167,18 @@ class UserRepository:
         """The user if the password matches and the account is active, else None."""
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == _lookup(username).strip()))
+            password = without_surrogates(password) if isinstance(password, str) else ""  # hashing must not fail
             if user is None:
-                check_password_hash(_DUMMY_HASH, password or "")
+                check_password_hash(_DUMMY_HASH, password)
                 return None
-            if not check_password_hash(user.password_hash, password or ""):
+            if not check_password_hash(user.password_hash, password):
                 return None
             return _info(user) if user.active else None
 
     def set_password(self, username: str, password: str) -> None:
         validate_password(password)
         with self.db.session() as s:
-            self._user(s, username).password_hash = generate_password_hash(password)
+            self._user(s, username).password_hash = generate_password_hash(without_surrogates(password))
 
     def set_active(self, username: str, active: bool) -> None:
         with self.db.session() as s:

@@ -305,7 +305,9 @@ def decode_upload(contents) -> bytes:
 
 def upload_digest(contents) -> str | None:
     """A fingerprint of an upload: the file booted must be the file previewed."""
-    return hashlib.sha256(contents.encode()).hexdigest() if isinstance(contents, str) and contents else None
+    if not isinstance(contents, str) or not contents:
+        return None
+    return hashlib.sha256(contents.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_boot_file(content: bytes, default_user: str) -> list[BootEntry]:

@@ -66,9 +66,19 @@ def test_values_round_trip(messages):
     assert stored.received_at.tzinfo is not None
     assert (stored.topic, stored.partition, stored.offset, stored.kind) == (m.topic, 0, 0, "ers")
     assert (stored.severity, stored.session, stored.source, stored.host) == ("DEBUG", "s0", "proc0", "np04")
-    assert stored.text == "nul\ufffdhere"
-    assert stored.details == {"parameters": {"a": "b\ufffd"}, "causes": [{"name": "x"}]}
+    assert stored.text == "nulhere"  # NUL removed, as in every text column
+    assert stored.details == {"parameters": {"a": "b"}, "causes": [{"name": "x"}]}
     assert messages.latest_id() == stored.id
+
+
+def test_lone_surrogates_are_stored_and_matched(messages):
+    odd = "a\ud800b"
+    messages.insert_batch([_msg(0, text=odd, session=odd, source=odd, details={odd: odd})])
+    (stored,) = messages.newer_than(0)
+    assert stored.text == stored.session == stored.source == "a\ufffdb"
+    assert stored.details == {"a\ufffdb": "a\ufffdb"}
+    found = messages.search(MessageFilter(sessions=(odd,), sources=(odd,), text=odd), limit=10)
+    assert [m.id for m in found] == [stored.id]
 
 
 def test_long_values_are_clipped(messages):
