@@ -139,7 +139,7 @@ def _run_audited(audit, fn, username: str, action: str, values: tuple, target: s
         raise
     finally:
         try:
-            if note.skip:
+            if note.skip and note.outcome == "ok":  # nothing happened; a refusal is still recorded
                 audit.discard(event_id)
             else:
                 audit.complete(event_id, note.outcome, target=note.target or None, arguments=note.arguments,

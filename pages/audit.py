@@ -32,6 +32,8 @@ COLUMNS = [
             "text-success": "params.value == 'ok'",
             "text-danger fw-semibold": "params.value == 'denied' || params.value == 'error'",
             "text-warning": "params.value == 'failed'",
+            # an action whose end was never recorded: it started, and nobody knows how it ended
+            "text-info fst-italic": "params.value == 'attempted'",
         },
     },
     {"field": "detail", "headerName": "Detail", "minWidth": 200, "tooltipField": "detail"},
@@ -50,7 +52,7 @@ def layout(ctx: PageContext):
                     dbc.Label("Outcome", html_for=OUTCOME),
                     dcc.Dropdown(
                         id=OUTCOME,
-                        options=[{"label": o, "value": o} for o in ("ok", "failed", "denied", "error")],
+                        options=[{"label": o, "value": o} for o in ("ok", "failed", "denied", "error", "attempted")],
                         placeholder="Any outcome",
                     ),
                 ],
