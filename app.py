@@ -79,9 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         n = settings.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     server.extensions["runcontrol.services"] = services
-    server.extensions["runcontrol.login_limits"] = LoginLimits(
-        settings.login_max_failures_per_user, settings.login_max_failures_per_address, settings.login_window_secs
-    )
+    server.extensions["runcontrol.login_limits"] = LoginLimits.from_settings(settings)
     # The guard must be registered before anything else that runs before a request (CSRF above all).
     init_auth(server, services)
     server.register_blueprint(login_blueprint(services))

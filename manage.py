@@ -6,6 +6,7 @@
     python manage.py users set-password NAME [--password-stdin]
     python manage.py users grant NAME ROLE        python manage.py users revoke NAME ROLE
     python manage.py users disable NAME           python manage.py users enable NAME
+    python manage.py users end-sessions NAME      (log the user out of every browser now)
     python manage.py roles list
 
 Settings come from the environment like the web app's (DATABASE_URL above all; SECRET_KEY is not needed).
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     for action, handler, text in (
         ("disable", cmd_users_disable, "stop a user logging in (refused for the last active administrator)"),
         ("enable", cmd_users_enable, "let a disabled user log in again"),
+        ("end-sessions", cmd_users_end_sessions, "log a user out of every browser now"),
     ):
         sub = users.add_parser(action, help=text)
         sub.add_argument("name")
@@ -214,6 +216,14 @@ def cmd_users_enable(services: Services, args) -> int:
         return f"enabled {args.name}"
 
     return _audited(services, "user.enable", args.name, None, enable)
+
+
+def cmd_users_end_sessions(services: Services, args) -> int:
+    def end_sessions() -> str:
+        ended = services.users.end_sessions(args.name)
+        return f"ended {ended} open session{'' if ended == 1 else 's'} of {args.name.strip()}"
+
+    return _audited(services, "user.end_sessions", args.name, None, end_sessions)
 
 
 def cmd_roles_list(services: Services, _args) -> int:

@@ -6,12 +6,13 @@ Tests build their own (a fresh database, later a simulator) and pass them to `cr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from auth.permissions import DEFAULT_ROLES, DEMO_USERS, PERMISSIONS
 from drunc_client.backends import DruncBackends
 from polling.process_feed import ProcessFeed
 from settings import Settings
-from store import AuditLog, Database, UserExists, UserRepository
+from store import AuditLog, Database, LoginSessions, SessionPolicy, UserExists, UserRepository
 from store.messages import MessageStore
 
 
@@ -24,6 +25,7 @@ class Services:
     drunc: DruncBackends
     messages: MessageStore
     process_feed: ProcessFeed
+    login_sessions: LoginSessions
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -37,8 +39,10 @@ class Services:
             controller_addresses=dict(settings.controller_addresses),
         )
         feed = ProcessFeed(settings.data_dir / "cache", drunc, timeout=settings.drunc_timeout)
+        policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
+                               lifetime=timedelta(hours=settings.session_hours))
         return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db), drunc=drunc,
-                   messages=MessageStore(db), process_feed=feed)
+                   messages=MessageStore(db), process_feed=feed, login_sessions=LoginSessions(db, policy))
 
     def prepare(self) -> None:
         """Schema, catalog and (demo only) demo users. Idempotent: every worker may run it at start."""

@@ -39,10 +39,14 @@ class Settings:
     message_max_rows: int = 1_000_000
     demo_password: str = "demo"
     session_hours: float = 12.0
+    # a session nobody has used (no open tab, no request) for this long is ended on the server
+    session_idle_minutes: int = 60
     session_cookie_secure: bool = False
     trusted_proxies: int = 0
-    login_max_failures_per_user: int = 5
+    # failed logins in the window: for one user from one address, from one address, for one user from anywhere
+    login_max_failures: int = 5
     login_max_failures_per_address: int = 20
+    login_max_failures_per_user: int = 100
     login_window_secs: int = 300
     log_level: str = "INFO"
     drunc_timeout: float = 5.0
@@ -212,12 +216,19 @@ def from_env(
         values["demo_password"] = env["DEMO_PASSWORD"]
     if env.get("SESSION_HOURS"):
         values["session_hours"] = _float("SESSION_HOURS", env["SESSION_HOURS"])
+    if env.get("SESSION_IDLE_MINUTES"):
+        values["session_idle_minutes"] = _int("SESSION_IDLE_MINUTES", env["SESSION_IDLE_MINUTES"], 1)
     if env.get("SESSION_COOKIE_SECURE"):
         values["session_cookie_secure"] = _bool("SESSION_COOKIE_SECURE", env["SESSION_COOKIE_SECURE"])
     if env.get("TRUSTED_PROXIES"):
         values["trusted_proxies"] = _int("TRUSTED_PROXIES", env["TRUSTED_PROXIES"])
-    if env.get("LOGIN_MAX_FAILURES"):
-        values["login_max_failures_per_user"] = _int("LOGIN_MAX_FAILURES", env["LOGIN_MAX_FAILURES"], 1)
+    for var, attr in (
+        ("LOGIN_MAX_FAILURES", "login_max_failures"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "login_max_failures_per_address"),
+        ("LOGIN_MAX_FAILURES_PER_USER", "login_max_failures_per_user"),
+    ):
+        if env.get(var):
+            values[attr] = _int(var, env[var], 1)
     if env.get("DRUNC_TIMEOUT_SECS"):
         values["drunc_timeout"] = _float("DRUNC_TIMEOUT_SECS", env["DRUNC_TIMEOUT_SECS"])
     if env.get("DRUNC_FSM_TIMEOUT_SECS"):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import jsonify, redirect, request, url_for
+from flask import g, jsonify, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from auth.user import Anonymous, LoginUser
@@ -55,13 +55,17 @@ def init_auth(server, services) -> None:
     manager.init_app(server)
 
     @manager.user_loader
-    def load_user(user_id: str):
+    def load_user(session_id: str):
+        # "user id:token". A revoked, idle or too old session, or a disabled account, is refused at once.
+        user_id, _, token = (session_id or "").partition(":")
         try:
-            info = services.users.get_by_id(int(user_id))
+            info = services.login_sessions.load(int(user_id), token)
         except (TypeError, ValueError):
+            info = None
+        if info is None:
+            g.login_session_ended = True
             return None
-        # A disabled account loses its session at the next request.
-        return LoginUser(info) if info and info.active else None
+        return LoginUser(info, token)
 
     @server.before_request
     def require_login():
@@ -70,14 +74,16 @@ def init_auth(server, services) -> None:
             return None
         if current_user.is_authenticated:
             return None
+        ended = g.pop("login_session_ended", False)
+        if ended:
+            logout_user()  # forget the dead session, so the next request does not look it up again
         if is_dash_request(path):
             return jsonify(error="login required", login="/login"), 401
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        extra = {"ended": 1} if ended else {}
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?"), **extra))
 
     @server.before_request
     def make_session_permanent():
-        from flask import session
-
         session.permanent = True
 
     csrf = CSRFProtect()

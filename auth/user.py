@@ -1,4 +1,5 @@
-"""The Flask-Login user: a snapshot of the account and its permissions, reloaded on every request."""
+"""The Flask-Login user: a snapshot of the account, its permissions and its login session, reloaded on every
+request."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from store import UserInfo
 
 
 class LoginUser(UserMixin):
-    def __init__(self, info: UserInfo):
+    def __init__(self, info: UserInfo, session_token: str):
         self.info = info
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return str(self.info.id)
+        # What Flask-Login keeps in the cookie: the user and their server-side session (store/login_sessions.py).
+        return f"{self.info.id}:{self.session_token}"
 
     @property
     def name(self) -> str:

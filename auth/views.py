@@ -65,7 +65,8 @@ def make_blueprint(services) -> Blueprint:
                         error = "Your user name and password didn't match. Please try again."
                         status = 401
                     else:
-                        login_user(LoginUser(info))
+                        token = services.login_sessions.start(info.id, address)
+                        login_user(LoginUser(info, token))
                         audit.record(info.username, "login", address=address)
                         return redirect(next_url)
             else:
@@ -73,6 +74,9 @@ def make_blueprint(services) -> Blueprint:
                 status = 400
         if request.args.get("expired"):
             notice = "Your form expired. Please log in again."
+        elif request.args.get("ended") and not error:
+            notice = "Your session has ended (logged out, idle for too long, or ended by an administrator). " \
+                     "Please log in again."
         elif request.args.get("next") and not error:
             notice = "Please log in to see this page."
         else:
@@ -96,6 +100,8 @@ def make_blueprint(services) -> Blueprint:
         # CSRFProtect has already refused a POST without a valid token; validate_on_submit is belt and braces.
         if form.validate_on_submit() and current_user.is_authenticated:
             audit.record(current_user.name, "logout", address=client_address())
+            # Ended on the server too: a copy of the cookie is worthless from now on.
+            services.login_sessions.end(current_user.session_token)
             logout_user()
         return redirect(url_for("auth.login", logged_out=1))
 

@@ -16,9 +16,10 @@ ADMIN = "users.admin"
 _LAST_ADMIN = "{} is the last active administrator: give users.admin to someone else first."
 
 
-def user_rows(users) -> list[dict]:
-    return [{"username": u.username, "roles": ", ".join(u.roles), "active": "yes" if u.active else "no"}
-            for u in users]
+def user_rows(users, sessions: dict[int, int] | None = None) -> list[dict]:
+    sessions = sessions or {}
+    return [{"username": u.username, "roles": ", ".join(u.roles), "active": "yes" if u.active else "no",
+             "sessions": sessions.get(u.id, 0)} for u in users]
 
 
 def register(app, services) -> None:
@@ -37,12 +38,14 @@ def register(app, services) -> None:
         accounts = users.list_users()
         roles = [{"label": r.name, "value": r.name} for r in users.list_roles()]
         names = [{"label": u.username, "value": u.username} for u in accounts]
-        return user_rows(accounts), names, roles, roles
+        return user_rows(accounts, services.login_sessions.active_counts()), names, roles, roles
 
-    buttons = (page.CREATE, page.GRANT, page.REVOKE, page.SET_PASSWORD, page.DISABLE, page.ENABLE)
+    buttons = (page.CREATE, page.GRANT, page.REVOKE, page.SET_PASSWORD, page.DISABLE, page.ENABLE,
+               page.END_SESSIONS)
+    states = len(buttons)  # the callback's values: one n_clicks per button, then the states below
 
     def describe(*values):
-        new_name, selected = values[6], values[9]
+        new_name, selected = values[states], values[states + 3]
         which = ctx.triggered_id if ctx.triggered_id in buttons else "unknown"
         return str((new_name if which == page.CREATE else selected) or ""), {"button": which}
 
@@ -66,7 +69,7 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def change_user(note, *values):
-        new_name, new_password, new_roles, selected, role, password, version = values[6:]
+        new_name, new_password, new_roles, selected, role, password, version = values[states:]
         which = ctx.triggered_id
         me = current_user.name
         try:
@@ -95,9 +98,17 @@ def register(app, services) -> None:
                 return (version or 0) + 1, no_update, no_update
             if which == page.SET_PASSWORD:
                 note.action = "user.set_password"  # the password itself is never written anywhere
-                users.set_password(selected, password or "")
-                notify("Password set", f"New password for {selected}", "success")
-                return no_update, no_update, ""
+                users.set_password(selected, password or "")  # also ends the user's sessions
+                notify("Password set", f"New password for {selected}; their open sessions were ended"
+                       + (" (yours too: log in again)" if selected == me else ""), "success")
+                return (version or 0) + 1, no_update, ""
+            if which == page.END_SESSIONS:
+                note.action = "user.end_sessions"
+                ended = users.end_sessions(selected)
+                note.arguments = {"sessions": ended}
+                notify("Sessions ended", f"{selected} is logged out everywhere ({ended} open session"
+                       f"{'' if ended == 1 else 's'} ended)", "success")
+                return (version or 0) + 1, no_update, no_update
             if which in (page.DISABLE, page.ENABLE):
                 active = which == page.ENABLE
                 note.action = "user.enable" if active else "user.disable"

@@ -22,12 +22,14 @@ PASSWORD = "users-password"
 SET_PASSWORD = "users-set-password"
 DISABLE = "users-disable"
 ENABLE = "users-enable"
+END_SESSIONS = "users-end-sessions"
 FEEDBACK = "users-feedback"
 
 COLUMNS = [
     {"field": "username", "headerName": "User"},
     {"field": "roles", "headerName": "Roles"},
     {"field": "active", "headerName": "Active"},
+    {"field": "sessions", "headerName": "Sessions", "headerTooltip": "open logins (browsers) of this user"},
 ]
 
 
@@ -75,7 +77,9 @@ def layout(ctx: PageContext):
                         guarded_button(DISABLE, "Disable account", ADMIN, perms, color="danger", size="sm",
                                        outline=True, class_name="me-2"),
                         guarded_button(ENABLE, "Enable account", ADMIN, perms, color="success", size="sm",
-                                       outline=True),
+                                       outline=True, class_name="me-2"),
+                        guarded_button(END_SESSIONS, "End sessions", ADMIN, perms, color="warning", size="sm",
+                                       outline=True, title="log this user out of every browser now"),
                     ]
                 ),
             ]

@@ -22,7 +22,8 @@ _PAGES = (
     ("Audit", "Every login, logout and action with its user, target, arguments and outcome, including refused "
      "attempts. Filter by user, action, outcome and time (UTC)."),
     ("Users & roles", "Who holds which role. Administrators create users, set passwords, grant and revoke roles "
-     "and disable accounts here or with the command line (see the README)."),
+     "disable accounts and end a user's sessions (log them out of every browser) here or with the command "
+     "line (see the README)."),
 )
 
 
@@ -51,7 +52,9 @@ def layout(ctx: PageContext):
                 [
                     html.Li("Buttons you may not use are greyed out; hover them to see the permission they need."),
                     html.Li("Every result and error appears as a notice at the top right."),
-                    html.Li("When your session ends you are sent to the login page and brought back afterwards."),
+                    html.Li("When your session ends you are sent to the login page and brought back afterwards. "
+                            "It ends when you log out, when your password changes, when an administrator ends it, "
+                            "and after a while with no page of this site open."),
                     html.Li("The light/dark switch in the navbar is remembered by this browser."),
                     html.Li("All times are UTC."),
                 ]

@@ -2,6 +2,7 @@
 
 from store.audit import AuditEntry, AuditLog
 from store.db import Database
+from store.login_sessions import LoginSessions, SessionPolicy
 from store.users import InvalidInput, RoleInfo, UnknownRole, UnknownUser, UserExists, UserInfo, UserRepository
 
 __all__ = [
@@ -9,7 +10,9 @@ __all__ = [
     "AuditLog",
     "Database",
     "InvalidInput",
+    "LoginSessions",
     "RoleInfo",
+    "SessionPolicy",
     "UnknownRole",
     "UnknownUser",
     "UserExists",

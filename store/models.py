@@ -92,6 +92,25 @@ class User(Base):
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
 
 
+class LoginSession(Base):
+    """One browser login. The cookie carries the token; the row lets the server end the session before the cookie
+    expires (logout, a password change, a disabled account, an administrator's "end sessions").
+
+    The key is the SHA-256 of the token, so a leaked table cannot be replayed as cookies.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (Index("ix_login_sessions_user", "user_id"),)
+
+
 class AuditEvent(Base):
     """Who did what to which target, with what arguments, and how it ended.
 

@@ -6,12 +6,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from store.db import Database
-from store.models import Permission, Role, User
+from store.models import LoginSession, Permission, Role, User, utcnow
 from store.text import clean, without_surrogates
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-@]{0,63}$")
@@ -176,13 +176,24 @@ class UserRepository:
             return _info(user) if user.active else None
 
     def set_password(self, username: str, password: str) -> None:
+        """A new password also ends every session of the user: a stolen cookie must not outlive the old one."""
         validate_password(password)
         with self.db.session() as s:
-            self._user(s, username).password_hash = generate_password_hash(without_surrogates(password))
+            user = self._user(s, username)
+            user.password_hash = generate_password_hash(without_surrogates(password))
+            _end_sessions(s, user.id)
 
     def set_active(self, username: str, active: bool) -> None:
         with self.db.session() as s:
-            self._user(s, username).active = active
+            user = self._user(s, username)
+            user.active = active
+            if not active:
+                _end_sessions(s, user.id)
+
+    def end_sessions(self, username: str) -> int:
+        """End every open login of the user at once; returns how many there were."""
+        with self.db.session() as s:
+            return _end_sessions(s, self._user(s, username).id)
 
     def grant(self, username: str, role: str) -> UserInfo:
         with self.db.session() as s:
@@ -220,6 +231,17 @@ class UserRepository:
             known = ", ".join(s.scalars(select(Role.name).order_by(Role.name)))
             raise UnknownRole(f"no role named {name!r} (roles: {known})")
         return role
+
+
+def _end_sessions(s, user_id: int) -> int:
+    """Revoke the user's open sessions inside the caller's transaction, so the change and the revocation commit
+    together (the CLI goes through here too)."""
+    result = s.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)
 
 
 def would_lock_out(

@@ -24,6 +24,7 @@ TABLES = {
     "alembic_version",
     "audit_events",
     "consumer_status",
+    "login_sessions",
     "messages",
     "permissions",
     "role_permissions",

@@ -23,7 +23,8 @@ ROOT = Path(manage.__file__).resolve().parent
 SETTINGS_VARS = (
     "RUNCONTROL_DEMO", "SECRET_KEY", "DATABASE_URL", "DATA_DIR", "PROCESS_MANAGER_URL", "SESSION_MANAGER_URL",
     "CONTROLLER_URL", "KAFKA_ADDRESS", "MESSAGE_EXPIRE_SECS", "DEMO_PASSWORD", "SESSION_HOURS",
-    "SESSION_COOKIE_SECURE", "TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOG_LEVEL",
+    "SESSION_COOKIE_SECURE", "TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOG_LEVEL", "SESSION_IDLE_MINUTES",
+    "LOGIN_MAX_FAILURES_PER_ADDRESS", "LOGIN_MAX_FAILURES_PER_USER",
 )
 PASSWORD = "correct-horse-1"
 OTHER_PASSWORD = "battery-staple-2"
@@ -113,8 +114,8 @@ def assert_error(result, *fragments: str, code: int = 2):
 def test_migrate_on_an_empty_database_prints_the_revision(run, store):
     code, out, err = run("migrate")
     assert code == 0, err
-    assert "revision 0002" in out
-    assert store.db.current_revision() == "0002"
+    assert "revision 0003" in out
+    assert store.db.current_revision() == "0003"
     assert {r.name for r in store.users.list_roles()} == {"admin", "expert", "shifter", "viewer"}
 
 
@@ -297,7 +298,24 @@ def test_disable_and_enable(run, store):
     assert store.users.verify("alice", PASSWORD) is not None
 
 
-@pytest.mark.parametrize("action", ["disable", "enable"])
+def test_end_sessions_password_and_disable_log_the_user_out(run, store):
+    create(run, "alice", "shifter")
+    alice = store.users.get("alice").id
+    tokens = [store.login_sessions.start(alice) for _ in range(2)]
+    code, out, err = run("users", "end-sessions", "alice")
+    assert code == 0, err
+    assert "ended 2 open sessions of alice" in out
+    assert all(store.login_sessions.load(alice, t) is None for t in tokens)
+    [event] = events(store, "user.end_sessions")
+    assert (event.username, event.target, event.outcome) == ("cli:tester", "alice", "ok")
+    for argv, stdin in ((("users", "set-password", "alice", "--password-stdin"), OTHER_PASSWORD + "\n"),
+                        (("users", "disable", "alice"), None)):
+        token = store.login_sessions.start(alice)
+        assert run(*argv, stdin=stdin)[0] == 0
+        assert store.login_sessions.load(alice, token) is None, argv
+
+
+@pytest.mark.parametrize("action", ["disable", "enable", "end-sessions"])
 def test_disable_and_enable_an_unknown_user(run, action):
     assert_error(run("users", action, "ghost"), "no user named 'ghost'")
 
