@@ -40,8 +40,9 @@ def test_action_options_offer_families_first():
 
 
 def test_user_rows():
-    rows = user_rows([UserInfo(1, "ann", False, ("admin", "viewer"), frozenset())])
-    assert rows == [{"username": "ann", "roles": "admin, viewer", "active": "no"}]
+    rows = user_rows([UserInfo(1, "ann", False, ("admin", "viewer"), frozenset())], {1: 2})
+    assert rows == [{"username": "ann", "roles": "admin, viewer", "active": "no", "sessions": 2}]
+    assert user_rows([UserInfo(3, "bob", True, (), frozenset())])[0]["sessions"] == 0
 
 
 @pytest.mark.parametrize(
