@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from store.db import Database
 from store.models import LoginSession, Role, User, utcnow
+from store.text import clean
 from store.users import UserInfo, _info
 
 # Writes of last_seen are at least this far apart (less when the idle timeout is very short).
@@ -50,7 +51,7 @@ class LoginSessions:
         with self.db.session() as s:
             self._prune(s, now)
             s.add(LoginSession(id=_key(token), user_id=user_id, created_at=now, last_seen=now,
-                               address=(address or "")[:64]))
+                               address=clean(address, 64)))
         return token
 
     def load(self, user_id: int, token: str, *, now: datetime | None = None) -> UserInfo | None:
