@@ -93,7 +93,6 @@ def process_grid(can_read_logs: bool, view: ViewState) -> html.Div:
             "rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
                              "enableClickSelection": False, "selectAll": "filtered"},
             "tooltipShowDelay": 400,
-            "valueCache": True,  # the tree sort key is computed once per row version, not at every comparison
             "quickFilterText": view.quick,
             "cacheQuickFilter": True,
         },

@@ -16,12 +16,21 @@
     return digits.length >= 5 ? digits : ("00000" + digits).slice(-5);
   }
 
+  /* Sorting asks for a row's key at every comparison: keep it per row object. An update replaces the
+     object, so a changed row gets a new key, and a row that leaves the table leaves the cache too. */
+  var keys = new WeakMap();
+
   /* Dotted tree ids in numeric order (1.2.10 after 1.2.9), an unknown one last; within a session. */
   fns.rcTreeKey = function (data) {
     if (!data) { return ""; }
-    var parts = numericParts(data.tree_id);
-    var tree = parts ? parts.map(pad).join(".") : "~" + (data.tree_id || "");
-    return (data.session || "") + "\u001f" + tree;
+    var key = keys.get(data);
+    if (key === undefined) {
+      var parts = numericParts(data.tree_id);
+      var tree = parts ? parts.map(pad).join(".") : "~" + (data.tree_id || "");
+      key = (data.session || "") + "\u001f" + tree;
+      keys.set(data, key);
+    }
+    return key;
   };
 
   /* Indentation level: 1.0.0 is the root, 1.0.K and 1.N.0 sit under it, 1.N.M under 1.N.0. */
