@@ -12,7 +12,6 @@ import logging
 import sys
 from pathlib import Path
 
-from dash import Dash
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -33,6 +32,7 @@ from pages import nav_items
 from services import Services
 from settings import Settings, SettingsError
 from web.compression import init_compression
+from web.dash_app import RunControlDash
 from web.errors import register_error_handlers
 from web.health import make_blueprint as health_blueprint
 from web.static_cache import init_static_cache
@@ -71,7 +71,7 @@ CALLBACK_MODULES = (
 )
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Dash:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> RunControlDash:
     if settings is None:
         settings = services.settings if services is not None else settings_module.from_env()
     if services is None:
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     init_compression(server)
     static = init_static_cache(server, ASSETS)  # after compression: its hook must run first
 
-    app = Dash(
+    app = RunControlDash(
         __name__,
         server=server,
         assets_folder=str(ASSETS),

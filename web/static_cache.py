@@ -14,11 +14,12 @@ The session is saved after every after_request hook has run, hence a small WSGI 
 from __future__ import annotations
 
 import os
+import pkgutil
 from pathlib import Path
 
 import dash
 from dash.fingerprint import check_fingerprint
-from flask import request
+from flask import Response, request
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"  # may be stored, but is checked (ETag / Last-Modified) before each use
@@ -26,7 +27,8 @@ REVALIDATE = "no-cache"  # may be stored, but is checked (ETag / Last-Modified) 
 ASSETS = "/assets/"
 COMPONENT_SUITES = "/_dash-component-suites/"
 FAVICON = "/_favicon.ico"
-STATIC_PREFIXES = (ASSETS, COMPONENT_SUITES, FAVICON)
+ROOT_FAVICON = "/favicon.ico"  # what a browser asks for on a page without an icon link (the login page)
+STATIC_PREFIXES = (ASSETS, COMPONENT_SUITES, FAVICON, ROOT_FAVICON)
 
 
 def mtime_fingerprint(path: Path) -> str | None:
@@ -97,6 +99,12 @@ class _NoCookiesOnStaticFiles:
         return self.wsgi_app(environ, start)
 
 
+def _root_favicon():
+    response = Response(pkgutil.get_data("dash", "favicon.ico"), mimetype="image/x-icon")
+    response.add_etag()
+    return response.make_conditional(request)
+
+
 def init_static_cache(server, assets_folder: Path) -> StaticCache:
     """Register the cache headers (after compression's hook, so they run before it) and the cookie filter.
 
@@ -104,6 +112,8 @@ def init_static_cache(server, assets_folder: Path) -> StaticCache:
     """
     cache = StaticCache(assets_folder)
     server.after_request(cache.after_request)
+    # Without this rule Dash's catch-all answers /favicon.ico with the 11 kB index page.
+    server.add_url_rule(ROOT_FAVICON, "root_favicon", _root_favicon)
     server.wsgi_app = _NoCookiesOnStaticFiles(server.wsgi_app)
     server.add_template_global(cache.asset_url, "asset_url")
     return cache
