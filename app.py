@@ -12,7 +12,6 @@ import logging
 import sys
 from pathlib import Path
 
-from dash import Dash
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -32,17 +31,23 @@ from components.shell import shell
 from pages import nav_items
 from services import Services
 from settings import Settings, SettingsError
+from web.compression import init_compression
+from web.dash_app import RunControlDash
 from web.errors import register_error_handlers
 from web.health import make_blueprint as health_blueprint
+from web.static_cache import init_static_cache
 
 ROOT = Path(__file__).resolve().parent
-# theme.js runs in <head>, before the first paint, so a dark-mode operator never sees a white flash.
+ASSETS = ROOT / "assets"
+# theme.js runs in <head>, before the first paint, so a dark-mode operator never sees a white flash. Its URL
+# (THEME_JS, fingerprinted by create_app) is filled in with str.replace: the template is full of braces.
+THEME_JS = "{%rc_theme_js%}"
 INDEX = """<!DOCTYPE html>
 <html lang="en">
     <head>
         {%metas%}
         <title>{%title%}</title>
-        <script src="/assets/theme.js"></script>
+        <script src="{%rc_theme_js%}"></script>
         {%favicon%}
         {%css%}
     </head>
@@ -66,7 +71,7 @@ CALLBACK_MODULES = (
 )
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Dash:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> RunControlDash:
     if settings is None:
         settings = services.settings if services is not None else settings_module.from_env()
     if services is None:
@@ -85,13 +90,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     server.register_blueprint(login_blueprint(services))
     server.register_blueprint(health_blueprint(services))
     register_error_handlers(server)
+    init_compression(server)
+    static = init_static_cache(server, ASSETS)  # after compression: its hook must run first
 
-    app = Dash(
+    app = RunControlDash(
         __name__,
         server=server,
-        assets_folder=str(ROOT / "assets"),
+        assets_folder=str(ASSETS),
         assets_ignore=r"theme\.js",
-        index_string=INDEX,
+        index_string=INDEX.replace(THEME_JS, static.asset_url("theme.js")),
         serve_locally=True,
         title="DUNE Run Control",
         update_title=None,

@@ -61,7 +61,7 @@ def columns(can_read_logs: bool) -> list[dict]:
         {"field": "uuid", "headerName": "UUID", "minWidth": 115, "maxWidth": 140, "cellRenderer": "RcUuid",
          "tooltipField": "uuid", **text},
         {"field": "name", "headerName": "Name", "minWidth": 220, "tooltipField": "name", **text,
-         "cellStyle": {"function": "({paddingLeft: (10 + 14 * (params.data ? params.data.depth : 0)) + 'px'})"}},
+         "cellStyle": {"function": "({paddingLeft: (10 + 14 * rcTreeDepth(params.data)) + 'px'})"}},
         {"field": "status", "headerName": "Status", "minWidth": 100, "maxWidth": 115, "cellRenderer": "RcStatus",
          **text},
         {"colId": "logs", "headerName": "Logs", "minWidth": 82, "maxWidth": 90, "sortable": False, "filter": False,
@@ -72,9 +72,12 @@ def columns(can_read_logs: bool) -> list[dict]:
         {"field": "exit", "headerName": "Exit", "minWidth": 75, "maxWidth": 90, "filter": "agNumberColumnFilter",
          "floatingFilter": True},
         # Sorted by session, then numerically by tree id: a session reads as its tree, root controller first.
-        {"field": "tree_key", "headerName": "Tree", "minWidth": 85, "maxWidth": 110, "sort": "asc",
+        # The sort key is derived in the browser (assets/ui/process_tree.js): rows carry only drunc's data.
+        {"colId": "tree_key", "headerName": "Tree", "minWidth": 85, "maxWidth": 110, "sort": "asc",
+         "valueGetter": {"function": "rcTreeKey(params.data)"},
          "valueFormatter": {"function": "params.data ? params.data.tree_id : ''"},
-         "filterValueGetter": {"function": "params.data.tree_id"}, "tooltipField": "tree_id", **text},
+         "filterValueGetter": {"function": "params.data.tree_id"},
+         "getQuickFilterText": {"function": "params.data.tree_id"}, "tooltipField": "tree_id", **text},
         {"field": "executable", "headerName": "Command", "minWidth": 160, "tooltipField": "executable", **text},
     ]
 

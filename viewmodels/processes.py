@@ -13,23 +13,8 @@ from viewmodels.text import clip
 SHORT_UUID = 8
 EXECUTABLE_CLIP = 160
 
-Row = dict  # the grid row of one process, keyed by uuid
-
-
-def tree_key(tree_id: str) -> str:
-    """A sort key that orders dotted tree ids numerically: 1.2.10 after 1.2.9, and an unknown id last."""
-    parts = tree_id.split(".") if tree_id else []
-    if not parts or not all(p.isdigit() for p in parts):
-        return "~" + tree_id
-    return ".".join(f"{int(p):05d}" for p in parts)
-
-
-def tree_depth(tree_id: str) -> int:
-    """Indentation level: 1.0.0 is the root, 1.0.K and 1.N.0 sit under it, 1.N.M under 1.N.0."""
-    parts = tree_id.split(".") if tree_id else []
-    if not parts or not all(p.isdigit() for p in parts):
-        return 0
-    return sum(1 for p in parts[1:] if int(p) != 0)
+# The grid row of one process, keyed by uuid. Only what the grid shows or needs: a new tab receives 10,000 of them.
+Row = dict
 
 
 def process_row(p: ProcessInfo) -> Row:
@@ -42,9 +27,7 @@ def process_row(p: ProcessInfo) -> Row:
         "host": p.hostname,
         "status": p.status,
         "exit": p.return_code if dead else None,
-        "tree_id": p.tree_id,
-        "tree_key": f"{p.session}\x1f{tree_key(p.tree_id)}",  # the table's order: session, then tree
-        "depth": tree_depth(p.tree_id),
+        "tree_id": p.tree_id,  # the grid derives its order and indentation from it (assets/ui/process_tree.js)
         "executable": clip(p.executable, EXECUTABLE_CLIP),
     }
 

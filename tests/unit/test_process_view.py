@@ -1,4 +1,4 @@
-"""Process table view-models: rows, tree order, deltas and their merging, URL state, action outcomes."""
+"""Process table view-models: rows, deltas and their merging, URL state, action outcomes."""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ from viewmodels.processes import (
     status_counts,
     targets_from_rows,
     terminate_phrase,
-    tree_depth,
-    tree_key,
     view_from_query,
 )
 
@@ -38,14 +36,14 @@ def test_row_shows_the_exit_code_of_dead_processes_only():
     assert row["exit"] == -9 and row["status"] == "DEAD" and row["host"] == "np04-srv-001"
 
 
+def test_rows_carry_no_derived_fields():
+    # The grid derives the tree order and indentation itself (assets/ui/process_tree.js, tested in the browser).
+    assert set(process_row(info())) == {"uuid", "name", "user", "session", "host", "status", "exit", "tree_id",
+                                        "executable"}
+
+
 def test_long_commands_are_clipped():
     assert len(process_row(info(exe="x" * 1000))["executable"]) == 160
-
-
-def test_tree_ids_sort_numerically_and_indent_by_level():
-    ids = ["1.2.10", "1.0.0", "1.2.9", "1.0.3", "1.2.0", "1.10.0", "weird", ""]
-    assert sorted(ids, key=tree_key) == ["1.0.0", "1.0.3", "1.2.0", "1.2.9", "1.2.10", "1.10.0", "", "weird"]
-    assert [tree_depth(t) for t in ("1.0.0", "1.0.3", "1.2.0", "1.2.3", "weird", "")] == [0, 1, 1, 2, 0, 0]
 
 
 def test_diff_finds_added_changed_and_removed_rows():

@@ -51,6 +51,7 @@ def test_only_the_expected_paths_are_public(app):
         "/login",
         "/health",
         "/_favicon.ico",
+        "/favicon.ico",  # the icon itself (web/static_cache.py), not Dash's index page
         "/assets/<path:filename>",
         "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
     }
