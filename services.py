@@ -65,6 +65,8 @@ def seed_demo_users(users: UserRepository, password: str) -> None:
                 continue
             except UserExists:  # another worker seeded it a moment ago
                 pass
-        # The demo password follows DEMO_PASSWORD across restarts.
-        users.set_password(username, password)
+        # The demo password follows DEMO_PASSWORD across restarts. Only a changed one is set: setting a password
+        # ends the user's sessions, and every gunicorn worker runs this when it starts.
+        if users.verify(username, password) is None:
+            users.set_password(username, password)
         users.grant(username, role)

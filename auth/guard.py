@@ -11,7 +11,8 @@ from datetime import timedelta
 from flask import g, jsonify, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, logout_user
-from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
 
 from auth.user import Anonymous, LoginUser
 
@@ -34,6 +35,17 @@ class _SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
+def _valid_csrf_cookie() -> bool:
+    token = request.cookies.get(CSRF_COOKIE)
+    if not token:
+        return False
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
+
+
 def init_auth(server, services) -> None:
     settings = services.settings
     server.config.update(
@@ -46,6 +58,9 @@ def init_auth(server, services) -> None:
         # The token lives as long as the session: a shifter's tab stays usable for the whole shift.
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=True,
+        # The server ends sessions (idle timeout, lifetime, revocation: store/login_sessions.py), so the cookie
+        # need not be re-sent with every answer: 100 tabs polling every second save ~0.5 KB per answer.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     server.session_interface = _SessionInterface()
 
@@ -84,7 +99,8 @@ def init_auth(server, services) -> None:
 
     @server.before_request
     def make_session_permanent():
-        session.permanent = True
+        if not session.permanent:  # assigning marks the session modified, which would re-send the cookie
+            session.permanent = True
 
     csrf = CSRFProtect()
     csrf.init_app(server)
@@ -99,8 +115,10 @@ def init_auth(server, services) -> None:
 
     @server.after_request
     def csrf_cookie(response):
-        # Dash's renderer copies this cookie into the X-CSRFToken header of every callback request.
-        if current_user.is_authenticated and not request.path.startswith(PUBLIC_PREFIXES):
+        # Dash's renderer copies this cookie into the X-CSRFToken header of every callback request. It is sent
+        # when the browser has none valid for this session, not with every poll.
+        if (current_user.is_authenticated and not request.path.startswith(PUBLIC_PREFIXES)
+                and not _valid_csrf_cookie()):
             response.set_cookie(
                 CSRF_COOKIE,
                 generate_csrf(),

@@ -200,3 +200,21 @@ def test_the_right_password_still_works_after_all_this(web):
     app, services = web
     services.users.end_sessions("shifter")
     assert login(app.server.test_client(), "shifter", PASSWORD).status_code == 302
+
+
+def test_a_new_worker_seeding_the_demo_users_ends_no_session(tmp_path, database_url):
+    """Every gunicorn worker seeds the demo users when it starts: that must not log the shift out."""
+    from app import create_app
+    from services import Services
+
+    settings = make_settings(tmp_path, database_url=database_url, demo=True, demo_password=PASSWORD)
+    first = Services.from_settings(settings)
+    app = create_app(settings, first)
+    client = _logged_in(app, "shifter")
+    second = Services.from_settings(settings)  # the next worker starting
+    second.prepare()
+    try:
+        assert _accepted(client)
+    finally:
+        second.close()
+        first.close()

@@ -69,6 +69,8 @@ def test_the_unchanged_table_refresh_stays_tiny_and_uncompressed(sim_app, sim_se
     unchanged = tick(shown)
     assert unchanged.status_code == 200 and len(unchanged.get_data()) <= 100
     assert "Content-Encoding" not in unchanged.headers, "gzip would only add its header and trailer"
+    # Neither cookie is re-sent with a poll: the server ends sessions, and the browser's CSRF cookie is valid.
+    assert "Set-Cookie" not in unchanged.headers, unchanged.headers.getlist("Set-Cookie")
 
 
 def test_every_script_and_stylesheet_of_the_page_is_fingerprinted_immutable_gzipped_and_cookieless(viewer):
