@@ -56,7 +56,7 @@ class Tab:
         self.shown = None
         self.samples: list[tuple[float, float, int]] = []  # (time, ms, wire bytes) of each refresh
         self.first: tuple[float, int] | None = None  # the first refresh (the whole table): ms, bytes
-        self.resets = 0
+        self.resets: list[float] = []  # when
         self.errors: list[str] = []
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -112,7 +112,7 @@ class Tab:
         try:
             status, data, wire = self.request("POST", "/_dash-update-component", self.refresh_body(spec), headers)
         except RESETS:
-            self.resets += 1
+            self.resets.append(time.time())
             return
         except OSError as exc:
             self.errors.append(f"{type(exc).__name__}: {exc}")
@@ -130,13 +130,9 @@ class Tab:
         else:
             self.samples.append((time.time(), ms, wire))
 
-    def run(self, spec: dict, until: float, ready: threading.Barrier) -> None:
-        try:
-            ready.wait()
-        except threading.BrokenBarrierError:
-            return
-        time.sleep(secrets.randbelow(1000) / 1000)  # tabs were not opened in the same millisecond
-        while time.time() < until:
+    def run(self, spec: dict, until: list[float]) -> None:
+        """Tick once a second until until[0] (set once every tab is open)."""
+        while time.time() < until[0]:
             started = time.monotonic()
             self.refresh(spec)
             time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
@@ -234,20 +230,21 @@ def main() -> int:
         watch.thread.start()
 
         tabs = [Tab(port, password) for _ in range(args.tabs)]
+        until = [float("inf")]
+        threads = []
         opened = time.perf_counter()
-        for tab in tabs:  # one after the other: logins hash a password, and a real shift opens tabs over time
+        spec = None
+        for tab in tabs:  # one after the other, as a shift opens them: each ticks as soon as its page is there
             tab.open_page()
+            if spec is None:
+                _, deps, _ = tab.request("GET", "/_dash-dependencies")
+                spec = next(d for d in json.loads(deps) if any(i["id"] == TICK for i in d["inputs"]))
+            threads.append(threading.Thread(target=tab.run, args=(spec, until), daemon=True))
+            threads[-1].start()
         opened = time.perf_counter() - opened
-        _, deps, _ = tabs[0].request("GET", "/_dash-dependencies")
-        spec = next(d for d in json.loads(deps) if any(i["id"] == TICK for i in d["inputs"]))
-
-        begin = time.time() + 1.0 + args.warmup
+        begin = time.time() + args.warmup
         end = begin + args.seconds
-        ready = threading.Barrier(len(tabs) + 1)
-        threads = [threading.Thread(target=t.run, args=(spec, end, ready), daemon=True) for t in tabs]
-        for thread in threads:
-            thread.start()
-        ready.wait()
+        until[0] = end
         for thread in threads:
             thread.join()
         watch.stop.set()
@@ -256,7 +253,8 @@ def main() -> int:
         ms = [s[1] for s in samples]
         wire = [s[2] for s in samples]
         firsts = [t.first for t in tabs if t.first]
-        resets = sum(t.resets for t in tabs)
+        resets = sum(begin <= r <= end for t in tabs for r in t.resets)
+        resets_opening = sum(r < begin for t in tabs for r in t.resets)
         errors = [e for t in tabs for e in t.errors]
         ps_rate, ps_gap = watch.figures(begin, end)
         print(f"code {code}  |  {args.tabs} tabs, {args.processes} processes, {args.seconds:.0f} s measured after "
@@ -273,6 +271,8 @@ def main() -> int:
         widths = [max(len(h), len(str(v))) for h, v in zip(header, row, strict=True)]
         print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
         print("  ".join(str(v).rjust(w) for v, w in zip(row, widths, strict=True)))
+        if resets_opening:
+            print(f"resets while the tabs were opening or warming up: {resets_opening}")
         if errors:
             print("errors:", "; ".join(sorted(set(errors))[:5]))
     finally:
