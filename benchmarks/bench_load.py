@@ -57,7 +57,7 @@ class Tab:
         self.samples: list[tuple[float, float, int]] = []  # (time, ms, wire bytes) of each refresh
         self.first: tuple[float, int] | None = None  # the first refresh (the whole table): ms, bytes
         self.resets: list[float] = []  # when
-        self.errors: list[str] = []
+        self.errors: list[tuple[float, str]] = []  # when, what
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         if self.conn is None:
@@ -115,11 +115,11 @@ class Tab:
             self.resets.append(time.time())
             return
         except OSError as exc:
-            self.errors.append(f"{type(exc).__name__}: {exc}")
+            self.errors.append((time.time(), f"{type(exc).__name__}: {exc}"))
             return
         ms = (time.perf_counter() - started) * 1000
         if status not in (200, 204):
-            self.errors.append(f"HTTP {status}")
+            self.errors.append((time.time(), f"HTTP {status}"))
             return
         if status == 200:
             shown = json.loads(data).get("response", {}).get(VERSION, {}).get("data")
@@ -130,12 +130,15 @@ class Tab:
         else:
             self.samples.append((time.time(), ms, wire))
 
-    def run(self, spec: dict, until: list[float]) -> None:
-        """Tick once a second until until[0] (set once every tab is open)."""
+    def run(self, spec: dict, until: list[float], period: tuple[float, float]) -> None:
+        """Tick every `period` seconds (a random wait in [low, high]) until until[0] (set once every tab is
+        open). Browsers fire a tab's timers late now and then (background tabs, a busy main thread)."""
+        low, high = period
         while time.time() < until[0]:
             started = time.monotonic()
             self.refresh(spec)
-            time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+            wait = low + (high - low) * secrets.randbelow(1001) / 1000
+            time.sleep(max(0.0, wait - (time.monotonic() - started)))
 
 
 def free_port() -> int:
@@ -189,6 +192,17 @@ class PollWatch:
         return len(times) / (end - start), max(gaps)
 
 
+def period_range(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or LOW-HIGH, got {text!r}") from None
+    if not 0 < bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"expected 0 < LOW <= HIGH, got {text!r}")
+    return bounds
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
@@ -199,6 +213,9 @@ def main() -> int:
     parser.add_argument("--tabs", type=int, default=100, help="browser tabs (default 100)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds (default 30)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of ticking before measuring (default 5)")
+    parser.add_argument("--period", type=period_range, default=(1.0, 1.0), metavar="S or LOW-HIGH",
+                        help="seconds between a tab's refreshes, or a random wait in LOW-HIGH per refresh "
+                        "(default 1; 1-2 mimics late timers, where gunicorn's default 2 s keep-alive resets)")
     parser.add_argument("--processes", type=int, default=10_000, help="virtual processes (default 10000)")
     parser.add_argument("--churn", type=float, default=0.0, help="simulator churn per process per second")
     parser.add_argument("--code", type=Path, default=ROOT,
@@ -239,7 +256,7 @@ def main() -> int:
             if spec is None:
                 _, deps, _ = tab.request("GET", "/_dash-dependencies")
                 spec = next(d for d in json.loads(deps) if any(i["id"] == TICK for i in d["inputs"]))
-            threads.append(threading.Thread(target=tab.run, args=(spec, until), daemon=True))
+            threads.append(threading.Thread(target=tab.run, args=(spec, until, args.period), daemon=True))
             threads[-1].start()
         opened = time.perf_counter() - opened
         begin = time.time() + args.warmup
@@ -255,11 +272,13 @@ def main() -> int:
         firsts = [t.first for t in tabs if t.first]
         resets = sum(begin <= r <= end for t in tabs for r in t.resets)
         resets_opening = sum(r < begin for t in tabs for r in t.resets)
-        errors = [e for t in tabs for e in t.errors]
+        errors = [text for t in tabs for when, text in t.errors if begin <= when <= end]
+        errors_opening = sum(when < begin for t in tabs for when, _ in t.errors)
         ps_rate, ps_gap = watch.figures(begin, end)
-        print(f"code {code}  |  {args.tabs} tabs, {args.processes} processes, {args.seconds:.0f} s measured after "
-              f"{args.warmup:.0f} s  |  poller: {'service' if service else 'in the web workers'}  |  "
-              f"tabs opened in {opened:.1f} s")
+        every = "-".join(dict.fromkeys(f"{p:g}" for p in args.period))
+        print(f"code {code}  |  {args.tabs} tabs every {every} s, {args.processes} processes, "
+              f"{args.seconds:.0f} s measured after {args.warmup:.0f} s  |  "
+              f"poller: {'service' if service else 'in the web workers'}  |  tabs opened in {opened:.1f} s")
         print(f"first refresh (whole table): median {statistics.median(f[0] for f in firsts):.0f} ms, "
               f"{statistics.median(f[1] for f in firsts) / 1024:.0f} KiB on the wire")
         header = ("refreshes", "req/s", "p50 ms", "p95 ms", "p99 ms", "bytes/req", "KiB/s", "errors", "resets",
@@ -273,8 +292,10 @@ def main() -> int:
         print("  ".join(str(v).rjust(w) for v, w in zip(row, widths, strict=True)))
         if resets_opening:
             print(f"resets while the tabs were opening or warming up: {resets_opening}")
+        if errors_opening:
+            print(f"errors while the tabs were opening or warming up: {errors_opening}")
         if errors:
-            print("errors:", "; ".join(sorted(set(errors))[:5]))
+            print("errors:", ", ".join(f"{errors.count(e)} × {e}" for e in sorted(set(errors))[:5]))
     finally:
         for proc in reversed(children):
             demo.stop(proc)
