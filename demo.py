@@ -1,12 +1,15 @@
-"""Embedded back-ends for `python app.py` (demo mode): the drunc simulator as a child process.
+"""Embedded back-ends for `python app.py` (demo mode): the drunc simulator, a Kafka broker, the message consumer
+and the poller service, as child processes.
 
-The app never imports the simulator: it talks to it over gRPC like to a real drunc. The child is stopped
-(and stops every process it booted) when the demo exits.
+The app never imports the simulator: it talks to it over gRPC like to a real drunc. Every child is stopped when
+the demo exits (atexit; app.py turns SIGTERM into a normal exit), and the kernel signals it when the demo dies
+without running atexit (SIGKILL, a crash): see `die_with_parent`.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import signal
 import subprocess
@@ -18,8 +21,30 @@ ROOT = Path(__file__).resolve().parent
 READY_TIMEOUT = 60.0
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 class DemoBackendError(RuntimeError):
     pass
+
+
+def die_with_parent(sig: int = signal.SIGTERM):
+    """A `preexec_fn` asking Linux to send `sig` to the child when this process dies, however it dies.
+
+    The signal comes when the *thread* that forked exits, so start children from the main thread (the demo
+    does). None elsewhere than Linux: the children's --exit-with-parent watch is then the only safety net.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not in the child
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: no signal will ever come
+            os._exit(1)
+
+    return preexec
 
 
 def start_simulator(extra_args: list[str] | None = None, kafka: str | None = None
@@ -29,8 +54,9 @@ def start_simulator(extra_args: list[str] | None = None, kafka: str | None = Non
     args = [sys.executable, "-m", "simulator", *kafka_args, "--pm-port", "0", "--controller-port", "0",
             "--session-manager-port", "0", "--processes", "6", "--tree", "2x3", "--transition-seconds", "1.0",
             "--exit-with-parent", str(os.getpid()), *(extra_args or [])]
+    # SIGTERM, not SIGKILL: the simulator then stops the processes it booted.
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM))
     found: dict[str, str] = {}
     lines: list[str] = []
 
@@ -59,7 +85,20 @@ def start_consumer(env: dict[str, str], extra_args: list[str] | None = None) -> 
     DATABASE_URL, ...); it is stopped (SIGTERM: it commits and exits) when the demo exits, and stops by itself
     if the demo dies. Its log lines go to the demo's console."""
     args = [sys.executable, "-m", "consumers", "--exit-with-parent", str(os.getpid()), *(extra_args or [])]
-    proc = subprocess.Popen(args, cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True)
+    # SIGKILL when the demo dies: the demo's broker dies with it, so a graceful close would only wait for it
+    # (up to a join timeout), and the consumer is crash-safe (offsets are committed after the rows).
+    proc = subprocess.Popen(args, cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent(signal.SIGKILL))
+    atexit.register(stop, proc)
+    return proc
+
+
+def start_poller(env: dict[str, str]) -> subprocess.Popen:
+    """Start `python -m polling` (the shared `ps` poller) with `env` as its whole environment
+    (PROCESS_MANAGER_URL, DATA_DIR, ...); stopped like the consumer."""
+    args = [sys.executable, "-m", "polling", "--exit-with-parent", str(os.getpid())]
+    proc = subprocess.Popen(args, cwd=ROOT, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=die_with_parent(signal.SIGTERM))
     atexit.register(stop, proc)
     return proc
 
@@ -97,7 +136,7 @@ def start_broker() -> str | None:
     proc = subprocess.Popen([str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
                              "--storage-engine", "memory://tansu/"], env={**os.environ, "RUST_LOG": "error"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))
     atexit.register(stop, proc)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -11,6 +11,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 60
+# Longer than the slowest refresh (5 s): with gunicorn's 2 s default a tab's next poll raced the server closing
+# its idle connection, and the browser saw connection resets under load.
+keepalive = 15
 # Behind a TLS proxy set TRUSTED_PROXIES too, so the app sees https and marks its cookies Secure.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"

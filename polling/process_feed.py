@@ -9,6 +9,12 @@ workers share a diskcache directory (DATA_DIR/cache) holding, per endpoint:
     lease       held during a poll: polls never overlap, across threads and workers
     demand      {period: until}: the refresh periods tabs asked for recently
     poke        a poll was asked for now (after an action)
+    service     heartbeat of the `python -m polling` service: {pid, at, polls}
+
+Production runs the polls in their own process (`python -m polling`, next to the message consumer), so their
+rhythm does not depend on how busy the web workers are. While its heartbeat is fresh the workers only read the
+cache (and write demand and pokes); without one (tests, a lone `python app.py`, the service stopped) each
+worker falls back to its own poller thread.
 
 A tab sends the version it shows and gets nothing (unchanged), the merged deltas (AG Grid transactions keyed by
 uuid) or, when it is new or too far behind, the whole table. So the number of `ps` calls depends on the refresh
@@ -39,6 +45,9 @@ DELTA_TTL = 600.0
 MAX_MERGE = 120  # a tab further behind than this many versions reloads the whole table
 DEMAND_HOLD = 10.0  # a tab's demand lasts this long after its last tick (background tabs tick irregularly)
 IDLE_EXIT = 30.0  # the thread ends after this long without demand, and restarts on the next tick
+HEARTBEAT_EVERY = 0.5  # the poller service writes its heartbeat this often
+SERVICE_STALE = 3.0  # an older heartbeat means no service: the workers poll themselves again
+SERVICE_TICK = 0.05  # how often the service looks at demand and pokes (a few cache reads)
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class ProcessFeed:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._last_rows: tuple[str, int, dict] | None = None  # (epoch, version, rows) this process wrote last
+        self._service_seen = (0.0, False)  # (monotonic time of the check, whether the service was alive)
         self.polls = 0  # ps calls made by this process, and the duration of each poll (benchmarks read them)
         self.poll_seconds: list[float] = []
 
@@ -147,24 +157,30 @@ class ProcessFeed:
             demand = {p: until for p, until in demand.items() if until > now}
             demand[period] = now + max(DEMAND_HOLD, 3 * period)
             self.cache.set(self._key("demand"), demand)
-        self._ensure_thread()
+        if not self.service_running():
+            self._ensure_thread()
 
     def poke(self) -> None:
         """Poll as soon as possible (after an action), in whichever worker's thread gets there first."""
         if not self.configured:
             return
         self.cache.set(self._key("poke"), time.time())
-        self._wake.set()
-        self._ensure_thread()
+        if not self.service_running():
+            self._wake.set()
+            self._ensure_thread()
 
     def refresh_now(self, wait: float | None = None) -> FeedState | None:
-        """Poll now from the calling thread (or wait for the poll in progress): the next tick shows the result."""
+        """Poll now and wait for it, so the next tick shows the result: the poller service's poll when it runs
+        (poked), else one from the calling thread (or the poll in progress)."""
         if not self.configured:
             return None
         deadline = time.monotonic() + (wait if wait is not None else self.timeout + 1)
         started = time.time()
+        service = self.service_running()
+        if service:
+            self.cache.set(self._key("poke"), started)
         while True:
-            if self.poll_once(force=True):
+            if not service and self.poll_once(force=True):
                 return self.state()
             state = self.state()
             if state and state.polled_at and state.polled_at >= started:
@@ -172,6 +188,17 @@ class ProcessFeed:
             if time.monotonic() > deadline:
                 return state
             time.sleep(0.05)
+
+    def service_running(self) -> bool:
+        """Whether a poller service's heartbeat is fresh (read at most twice a second per process)."""
+        checked_at, alive = self._service_seen
+        now = time.monotonic()
+        if now - checked_at < HEARTBEAT_EVERY:
+            return alive
+        beat = self.cache.get(self._key("service"))
+        alive = bool(beat) and time.time() - beat["at"] < SERVICE_STALE
+        self._service_seen = (now, alive)
+        return alive
 
     def _period(self) -> float | None:
         demand = self.cache.get(self._key("demand")) or {}
@@ -181,12 +208,15 @@ class ProcessFeed:
 
     # -------------------------------------------------------------------------------------------- polling
 
-    def _due(self, period: float) -> bool:
+    def _due(self, period: float | None) -> bool:
+        """A poll is due: poked since the last one, or `period` (None: nobody watches) has nearly passed."""
         state = self.state()
         if state is None or not state.polled_at:
-            return True
+            return period is not None or bool(self.cache.get(self._key("poke")))
         poked = self.cache.get(self._key("poke")) or 0
-        return poked > state.polled_at or time.time() - state.polled_at >= period * 0.95
+        if poked > state.polled_at:
+            return True
+        return period is not None and time.time() - state.polled_at >= period * 0.95
 
     def poll_once(self, force: bool = False) -> bool:
         """One `ps` under the lease, unless another poll holds it or (not forced) the last one is recent.
@@ -269,6 +299,8 @@ class ProcessFeed:
         idle_since = time.monotonic()
         while not self._closed.is_set():
             try:
+                if self.service_running():
+                    return  # the service polls; watch() starts this thread again if its heartbeat stops
                 period = self._period()
                 if period is None:
                     if time.monotonic() - idle_since > IDLE_EXIT:
@@ -284,6 +316,39 @@ class ProcessFeed:
                 self._closed.wait(1.0)
             self._wake.wait(0.2)
             self._wake.clear()
+
+    # ------------------------------------------------------------------------------------- the poller service
+
+    def serve(self, stop: threading.Event) -> None:
+        """The poller service's loop (`python -m polling`): poll at the period tabs ask for, at once when poked,
+        and keep the heartbeat fresh so the web workers leave the polling to this process. Until `stop`."""
+        started = time.time()
+        beat_at = 0.0
+        try:
+            while not stop.is_set():
+                try:
+                    if time.monotonic() - beat_at >= HEARTBEAT_EVERY:
+                        self._beat(started)
+                        beat_at = time.monotonic()
+                    if self._due(self._period()) and self.poll_once():
+                        self._beat(started)
+                except Exception:  # noqa: BLE001 - the service must outlive a broken cache read or one bad poll
+                    log.exception("process table poll failed")
+                    stop.wait(1.0)
+                stop.wait(SERVICE_TICK)
+        finally:
+            try:
+                self.cache.delete(self._key("service"))  # the workers take over at once, not after SERVICE_STALE
+            except Exception:  # noqa: BLE001 - stopping must not fail on a cache error
+                log.warning("could not clear the poller heartbeat", exc_info=True)
+
+    def _beat(self, started: float) -> None:
+        self.cache.set(self._key("service"), {"pid": os.getpid(), "at": time.time(), "started": started,
+                                              "polls": self.polls}, expire=SERVICE_STALE * 10)
+
+    def service_heartbeat(self) -> dict | None:
+        """The service's last heartbeat ({pid, at, started, polls}), for benchmarks and monitoring."""
+        return self.cache.get(self._key("service"))
 
     def close(self) -> None:
         self._closed.set()

@@ -1,0 +1,96 @@
+"""`python -m polling`: the shared `ps` poller as its own process, next to gunicorn and the message consumer."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+EPILOG = """\
+settings (environment variables; SECRET_KEY and the database are not needed):
+  PROCESS_MANAGER_URL  process manager gRPC address (default localhost:10054)
+  DATA_DIR             the cache lives in DATA_DIR/cache: give it the same DATA_DIR as gunicorn
+  DRUNC_TIMEOUT_SECS   deadline of one ps (default 5)
+  LOG_LEVEL            DEBUG, INFO, WARNING or ERROR (default INFO)
+
+It polls only while a browser tab watches the process table (at the period the tab asked for) and at once
+after an action. While it runs, the web workers only read the cache; when it stops (its heartbeat is older
+than a few seconds) each worker polls by itself again, so stopping it never stops the table.
+SIGTERM or SIGINT: the poll in progress ends, then the process exits 0. Exit status 2: bad settings.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m polling",
+        description="Poll each process manager for the run-control UI's shared process table, in a process of "
+        "its own so that busy web workers never delay a poll.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exit-with-parent", type=int, default=None, metavar="PID",
+                        help="stop when process PID exits (used by the demo)")
+    return parser
+
+
+def _watch_parent(pid: int, stop: threading.Event) -> None:
+    def watch():
+        while not stop.wait(1.0):
+            if os.getppid() != pid:
+                logging.getLogger("runcontrol.polling").warning("parent %d exited; stopping", pid)
+                stop.set()
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    import settings as settings_module
+
+    try:
+        settings = settings_module.from_env(require_secret=False)
+    except settings_module.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("runcontrol.polling")
+
+    from drunc_client.backends import DruncBackends
+    from polling.process_feed import ProcessFeed
+
+    drunc = DruncBackends(process_manager_url=settings.process_manager_url, controller_url="",
+                          session_manager_url="", timeout=settings.drunc_timeout)
+    feeds = [ProcessFeed(settings.data_dir / "cache", drunc, timeout=settings.drunc_timeout)]
+    feeds = [feed for feed in feeds if feed.configured]
+    if not feeds:
+        print("error: PROCESS_MANAGER_URL is empty: nothing to poll", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if args.exit_with_parent is not None:
+        _watch_parent(args.exit_with_parent, stop)
+
+    threads = [threading.Thread(target=feed.serve, args=(stop,), name=f"poll {feed.endpoint}") for feed in feeds]
+    for thread in threads:
+        thread.start()
+    log.info("polling %s into %s", ", ".join(f.endpoint for f in feeds), settings.data_dir / "cache")
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        for feed in feeds:
+            feed.close()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
