@@ -274,7 +274,7 @@ def test_invalid_transition(sim, alice):
         alice.execute("warp")
 
 
-def test_invalid_transition_with_drunc_bugs_is_flag_7(make_sim):
+def test_invalid_transition_with_drunc_bugs_is_unhandled_exception(make_sim):
     sim = make_sim(1, 1, drunc_bugs=True)
     client = sim.client("alice")
     client.take_control()
