@@ -58,6 +58,9 @@ def _print_tree(node, depth: int = 0) -> None:
     status = node.status
     if status is None:
         state = f"unreachable: {node.error}" if node.error else "unknown"
+    elif status.unreachable:
+        # drunc's fallback for a child it cannot reach says included = false: that is not an exclusion.
+        state = f"unreachable: {node.error}" if node.error else "unreachable"
     else:
         flags = [f for f, on in (("IN ERROR", status.in_error), ("excluded", not status.included)) if on]
         idle = not status.sub_state or status.sub_state in (status.state, "idle")
@@ -161,7 +164,10 @@ def run(args) -> int:
         values = {k: _fsm_value(v) for k, v in _key_values(args.arguments, "transition arguments").items()}
         result = controller.execute(args.transition, values)
         _print_result(result)
-        return 0 if result.ok else 1
+        if not result.ok:
+            print(f"FAILED: {result.summary()}")
+            return 1
+        return 0
     return 0
 
 

@@ -3,11 +3,14 @@ include/exclude and control.
 
 Everything returned is a plain frozen dataclass; failures are the typed errors of `drunc_client.errors`.
 `execute_fsm_command` has two flag levels (protocol 7.2): a non-zero `Response.flag` on the addressed node raises,
-the FSM flag and the children's outcomes come back in a `NodeResult` to inspect (`NodeResult.ok`).
+the FSM flag and the children's outcomes come back in a `NodeResult` to inspect (`NodeResult.ok`), with the node's
+status read again after the transition, since a node can answer success for itself and still go into error.
+Flag numbers are those of the released druncschema 0.8 (see the .proto); any other number shows as "flag N".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from collections.abc import Callable, Iterator, Mapping
@@ -16,7 +19,7 @@ from typing import Any
 
 from google.protobuf import any_pb2
 
-from drunc_client.errors import DruncError, DruncFlagError, InvalidArguments, ProtocolError
+from drunc_client.errors import DruncError, InvalidArguments, NodeInError, ProtocolError
 from drunc_client.generated.druncschema import broadcast_pb2, generic_pb2, request_response_pb2
 from drunc_client.generated.druncschema import controller_pb2 as ctl
 from drunc_client.generated.druncschema import controller_pb2_grpc as ctl_grpc
@@ -27,6 +30,7 @@ from drunc_client.transport import (
     channel,
     check,
     failure_text,
+    flag_name,
     normalise_address,
     pack,
     unpack,
@@ -64,6 +68,12 @@ class NodeStatus:
     in_error: bool
     included: bool
     transitioning: bool
+
+    @property
+    def unreachable(self) -> bool:
+        """drunc's fallback for a child it cannot reach: state "unknown" and in error (its `included = false` is
+        part of the fallback, not an exclusion)."""
+        return self.state == "unknown" and self.in_error
 
     @classmethod
     def from_proto(cls, status: ctl.Status) -> NodeStatus:
@@ -126,13 +136,18 @@ class TransitionSpec:
 
 @dataclass(frozen=True)
 class NodeResult:
-    """One node's outcome of a propagating rpc, with its children's, recursively."""
+    """One node's outcome of a propagating rpc, with its children's, recursively.
+
+    For a transition, `status` is the addressed node's status read again afterwards (None when not read, with
+    `status_error` saying why when the read failed)."""
 
     name: str
-    flag: str  # ResponseFlag name
+    flag: str  # ResponseFlag name, or "flag N" for a number the released 0.8 schema does not define
     fsm_flag: str | None  # FSMResponseFlag name for execute_fsm_command, None otherwise
     text: str  # the PlainText / Stacktrace the node sent, if any
     children: tuple[NodeResult, ...] = ()
+    status: NodeStatus | None = None
+    status_error: str | None = None
 
     @property
     def excluded(self) -> bool:
@@ -143,26 +158,33 @@ class NodeResult:
         return self.flag == OK and self.fsm_flag in (None, FSM_OK)
 
     @property
+    def in_error_after(self) -> bool:
+        return self.status is not None and self.status.in_error
+
+    @property
     def ok(self) -> bool:
-        """Both flag levels succeeded here and in every child. An excluded child counts as fine (it was skipped on
-        purpose, and the simulator's parent does not go into error for it); the addressed node itself being
-        excluded is not ok, since nothing ran."""
-        return self.self_ok and all(c.ok or c.excluded for c in self.children)
+        """Both flag levels succeeded here and in every child, and the node is not in error afterwards. An
+        excluded child is not ok: drunc's parent goes into error when it drives a transition over one."""
+        return (self.self_ok and not self.in_error_after and self.status_error is None
+                and all(c.ok for c in self.children))
 
     def failures(self) -> list[NodeResult]:
-        """Every node of the result whose own outcome is a failure (excluded children are not failures)."""
+        """Every node of the result whose own answer is a failure (an excluded child's included), depth first."""
         found = [] if self.self_ok else [self]
         for child in self.children:
-            if not child.excluded:
-                found.extend(child.failures())
+            found.extend(child.failures())
         return found
 
     def summary(self) -> str:
-        bad = self.failures()
-        if not bad:
-            return "ok"
-        return "; ".join(f"{n.name}: {n.fsm_flag if n.flag == OK else n.flag}"
-                         + (f" ({n.text.strip().splitlines()[-1]})" if n.text.strip() else "") for n in bad)
+        """One line: each failing node with its flag and the server's last line of text, then "<node> is in
+        error" when the addressed node went into error."""
+        parts = [f"{n.name}: {n.fsm_flag if n.flag == OK else n.flag}"
+                 + (f" ({n.text.strip().splitlines()[-1]})" if n.text.strip() else "") for n in self.failures()]
+        if self.in_error_after:
+            parts.append(f"{self.name} is in error")
+        if self.status_error is not None:
+            parts.append(f"{self.name}: status not read afterwards ({self.status_error})")
+        return "; ".join(parts) or "ok"
 
 
 @dataclass(frozen=True)
@@ -264,10 +286,10 @@ def _node_result(response: request_response_pb2.Response) -> NodeResult:
     if response.HasField("data"):
         answer = ctl.FSMCommandResponse()
         if response.data.Unpack(answer):
-            fsm_flag = FSM_FLAG_NAMES.get(answer.flag, str(answer.flag))
+            fsm_flag = flag_name(answer.flag, FSM_FLAG_NAMES)
         else:
             text, _ = failure_text(response.data)
-    return NodeResult(response.name, FLAG_NAMES.get(response.flag, str(response.flag)), fsm_flag, text,
+    return NodeResult(response.name, flag_name(response.flag), fsm_flag, text,
                       tuple(_node_result(c) for c in response.children))
 
 
@@ -277,7 +299,7 @@ def _description(response: request_response_pb2.Response) -> NodeDescription:
     if response.flag != SUCCESS or not response.HasField("data") or not response.data.Unpack(description):
         text, _ = failure_text(response.data if response.HasField("data") else None)
         return NodeDescription("", response.name, None, (), None, children,
-                               f"{FLAG_NAMES.get(response.flag, response.flag)}: {text}".rstrip(": "))
+                               f"{flag_name(response.flag)}: {text}".rstrip(": "))
     broadcast = None
     if description.HasField("broadcast"):
         config = broadcast_pb2.KafkaBroadcastHandlerConfiguration()
@@ -383,8 +405,9 @@ class ControllerClient:
 
     def execute(self, transition: str, arguments: Mapping[str, Any] | None = None) -> NodeResult:
         """Run one transition on this node (and, by propagation, its subtree). Arguments are validated against
-        describe_fsm first. Raises NotInControl / DruncFlagError for a non-zero Response.flag on this node; FSM
-        outcomes (invalid transition, excluded, in error, failing children) are in the NodeResult."""
+        describe_fsm first. Raises NotInControl / DruncFlagError for a non-zero Response.flag on this node (an
+        in-error node refuses that way); FSM outcomes (invalid transition, excluded, failing or excluded
+        children) and the node's status afterwards are in the NodeResult."""
         return self._execute(self._spec(transition), arguments)
 
     def _execute(self, spec: TransitionSpec, arguments: Mapping[str, Any] | None) -> NodeResult:
@@ -392,13 +415,19 @@ class ControllerClient:
         for name, value in encode_arguments(spec, arguments).items():
             command.arguments[name].CopyFrom(value)
         response = self._call("execute_fsm_command", command, timeout=self.fsm_timeout)
-        return _node_result(check(response, "execute_fsm_command"))
+        result = _node_result(check(response, "execute_fsm_command"))
+        # The reply says how the node ran the command on itself, not whether it went into error doing so
+        # (it does for a failing or excluded child), so the outcome is read again.
+        try:
+            return dataclasses.replace(result, status=self.status())
+        except DruncError as exc:
+            return dataclasses.replace(result, status_error=str(exc))
 
     def run_sequence(self, name: str, arguments: Mapping[str, Any] | None = None,
                      on_step: Callable[[SequenceStep], None] | None = None) -> list[SequenceStep]:
         """Expand a standard sequence client-side and run it step by step (protocol section 10).
 
-        Refuses up front (DruncFlagError NOT_EXECUTED_NODE_IN_ERROR) when the node is in error, and
+        Refuses up front (NodeInError) when the node is in error, and
         (InvalidArguments) when an argument is unknown to every step or fails validation. Each step gets only the
         arguments it declares. A step that describe_fsm("") does not offer in the reached state is skipped, as
         drunc's shell does. The sequence stops at the first step that fails at either flag level, in any child,
@@ -410,8 +439,7 @@ class ControllerClient:
         arguments = {k: v for k, v in (arguments or {}).items() if v is not None}
         status = self.status()
         if status.in_error:
-            raise DruncFlagError(status.name, name, "NOT_EXECUTED_NODE_IN_ERROR",
-                                 f"{status.name} is in error: it refuses every transition until restarted")
+            raise NodeInError(status.name, name)
         specs = {s.name: s for s in self.all_transitions()}
         step_specs = [self._spec(t, specs) for t in transitions]
         declared = {a.name for spec in step_specs for a in spec.arguments}
@@ -432,10 +460,6 @@ class ControllerClient:
                 else:
                     result = self._execute(spec, values)
                     error = None if result.ok else result.summary()
-                    if error is None:
-                        after = self.status()
-                        if after.in_error:
-                            error = f"{after.name} went into error during {spec.name}"
                     step = SequenceStep(spec.name, result, error)
             except DruncError as exc:
                 step = SequenceStep(spec.name, None, str(exc))
@@ -449,7 +473,9 @@ class ControllerClient:
     # -- include / exclude / control -------------------------------------------------------------------------------
 
     def include(self) -> NodeResult:
-        """Include this node and its descendants. Raises for a non-zero flag on this node."""
+        """Include this node and its descendants. Raises for a non-zero flag on this node: including an included
+        node raises (DRUNC_EXCEPTION_THROWN, CannotInclude), so an excluded segment is included on its own
+        address."""
         return _node_result(check(self._call("include"), "include"))
 
     def exclude(self) -> NodeResult:

@@ -38,6 +38,16 @@ class NotInControl(DruncFlagError):
     """NOT_EXECUTED_NOT_IN_CONTROL: another user is the controller's actor."""
 
 
+class NodeInError(DruncError):
+    """Refused on the client: the node is in error, and drunc 0.10.x has no rpc that clears the error."""
+
+    def __init__(self, node: str, command: str):
+        super().__init__(f"{node}: {command} refused: {node} is in error; it refuses every transition until it "
+                         "is restarted")
+        self.node = node
+        self.command = command
+
+
 class InvalidArguments(DruncError):
     """FSM arguments failed validation on the client, before anything was sent."""
 

@@ -253,7 +253,7 @@ class ProcessManagerClient:
         return self._list("flush", make_query(uuids, names, user, session))
 
     def restart(self, uuid: str) -> ProcessInfo:
-        """Stop and boot again from the stored request, same uuid. Fails (flag 7) for a killed process."""
+        """Stop and boot again from the stored request, same uuid. Fails (UNHANDLED_EXCEPTION_THROWN) once killed."""
         if not uuid:
             raise InvalidArguments("restart: a process uuid is required")
         instance = self._call("restart", make_query(uuids=[uuid]), pm.ProcessInstance, timeout=self.action_timeout)

@@ -26,6 +26,12 @@ SUCCESS = request_response_pb2.EXECUTED_SUCCESSFULLY
 NOT_IN_CONTROL = request_response_pb2.NOT_EXECUTED_NOT_IN_CONTROL
 
 
+def flag_name(number: int, names: dict[int, str] = FLAG_NAMES) -> str:
+    """The flag's name in the released 0.8 numbering, or "flag N" for a number it does not define (a server
+    speaking another layout): never a wrong name."""
+    return names.get(number, f"flag {number}")
+
+
 def normalise_address(address: str) -> str:
     return address.strip().removeprefix("grpc://")
 
@@ -109,7 +115,7 @@ def check(response: request_response_pb2.Response, rpc: str) -> request_response
         return response
     text, lines = failure_text(response.data if response.HasField("data") else None)
     cls = NotInControl if response.flag == NOT_IN_CONTROL else DruncFlagError
-    raise cls(response.name or "server", rpc, FLAG_NAMES.get(response.flag, str(response.flag)), text, lines)
+    raise cls(response.name or "server", rpc, flag_name(response.flag), text, lines)
 
 
 @dataclass(frozen=True)

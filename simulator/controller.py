@@ -8,11 +8,13 @@ an error flag and an inclusion flag, no server of their own.
 
 Behaviour follows the protocol reference, sections 9.3 and 10: the actor rules, the standard DUNE FSM with its
 `start` arguments, the sub-state progression of `execute_fsm_command` with one FSM_STATUS_UPDATE per step,
-"<state> (<sub_state>)" while transitioning, child failures putting the parent in error with no way back, and
-include/exclude on a node and its descendants. `drunc_bugs=True` reproduces the 0.10.x invalid-transition bug
-(flag 7 with an AttributeError instead of FSM_INVALID_TRANSITION).
+"<state> (<sub_state>)" while transitioning, child failures (an excluded child included) putting the parent in
+error with no way back, and include/exclude on a node and its descendants (a second include or exclude raises).
+`drunc_bugs=True` reproduces the 0.10.x invalid-transition bug (UNHANDLED_EXCEPTION_THROWN with an AttributeError
+instead of FSM_INVALID_TRANSITION). Flags are sent in the released druncschema 0.8 numbering (see the .proto).
 
-Error injection for tests and the demo is plain Python: `inject_error(name)` and `fail_next(name, transition)`.
+Error injection for tests and the demo is plain Python: `inject_error(name)`, `fail_next(name, transition)` and
+`make_unreachable(name)`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ T = broadcast_pb2
 INIT_TOKEN_TEXT = "controller_init_token"
 
 # ---------------------------------------------------------------------------------------------------------------
-# drunc's exceptions (DruncException subclasses → flag 6; the class name shows in the Stacktrace's last line)
+# drunc's exceptions (DruncException subclasses → DRUNC_EXCEPTION_THROWN; the class name shows in the Stacktrace's
+# last line)
 
 
 class MissingArgument(DruncException):
@@ -64,6 +67,20 @@ class InvalidArgumentValue(DruncException):
 
 class CannotExclude(DruncException):
     pass
+
+
+class CannotInclude(DruncException):
+    pass
+
+
+class NodeInError(DruncException):
+    """An in-error node refusing a transition. drunc 0.10.x answers with FSMResponseFlag.FSM_NOT_EXECUTED_IN_ERROR,
+    which the released 0.8 schema does not define; what 0.10.5 then sends was not observed. Our choice:
+    DRUNC_EXCEPTION_THROWN with this text (the numbering in the .proto says why)."""
+
+
+class ChildUnreachable(Exception):
+    """A child controller whose gRPC server cannot be reached (`make_unreachable`)."""
 
 
 class InvalidKey(DruncException):
@@ -159,7 +176,7 @@ COMMANDS = (
 
 
 def decode_arguments(transition: TransitionDef, arguments) -> dict[str, Any]:
-    """FSMCommand.arguments → python values, with defaults; DruncException subclasses (flag 6) on any problem."""
+    """FSMCommand.arguments → python values, with defaults; DruncException subclasses on any problem."""
     declared = {a.name for a in transition.arguments}
     unknown = sorted(set(arguments) - declared)
     if unknown:
@@ -186,9 +203,11 @@ def decode_arguments(transition: TransitionDef, arguments) -> dict[str, Any]:
 
 
 def _refuse_if_unable(node, command: str, token):
-    """drunc checks, in this order, that a node is not in error and not excluded before any transition."""
+    """drunc checks, in this order, that a node is not in error and not excluded before any transition. In error
+    raises NodeInError (DRUNC_EXCEPTION_THROWN)."""
     if node.in_error:
-        return _fsm_response(node.name, command, ctl.FSM_NOT_EXECUTED_IN_ERROR, token)
+        raise NodeInError(f"{node.name} is in error: '{command}' not executed (a node in error refuses every "
+                          f"transition until it is restarted)")
     if not node.included:
         return _fsm_response(node.name, command, ctl.FSM_NOT_EXECUTED_EXCLUDED, token)
     return None
@@ -238,7 +257,10 @@ class ApplicationNode:
         name = command.command_name
         transition = TRANSITIONS.get(name)
         with self._lock:
-            refused = _refuse_if_unable(self, name, request.token)
+            try:
+                refused = _refuse_if_unable(self, name, request.token)
+            except DruncException as exc:
+                return respond(self.name, stacktrace_of(exc), F.DRUNC_EXCEPTION_THROWN, token=request.token)
             if refused is not None:
                 return refused
             if transition is None or self.executing or transition.source != self.state:
@@ -258,6 +280,9 @@ class ApplicationNode:
 
     def include(self, request, context=None):
         with self._lock:
+            if self.included:
+                exc = CannotInclude(f"{self.name} is already included")
+                return respond(self.name, stacktrace_of(exc), F.DRUNC_EXCEPTION_THROWN, token=request.token)
             self.included = True
         return respond(self.name, plain(f"{self.name} included"), token=request.token)
 
@@ -297,6 +322,8 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         self.sub_state: str | None = None  # None when idle (the reported sub_state is then the state)
         self.in_error = False
         self.included = True
+        self.reachable = True  # False after make_unreachable: its parent then sees drunc's fallback status
+        self.server: grpc.Server | None = None  # set by serve_tree
         self._busy = False
         self._fail_next: set[str] = set()
         self._lock = threading.RLock()
@@ -344,12 +371,30 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         self.broadcaster.emit(self.name, self.session, btype, text)
 
     def status(self) -> ctl.Status:
+        """This node's own status; its parent reports `status_seen_by_parent()` instead."""
         with self._lock:
             if self.sub_state is None:
                 return ctl.Status(name=self.name, state=self.state, sub_state=self.state, in_error=self.in_error,
                                   included=self.included)
             return ctl.Status(name=self.name, state=f"{self.state} ({self.sub_state})", sub_state=self.sub_state,
                               in_error=self.in_error, included=self.included)
+
+    def status_seen_by_parent(self) -> ctl.Status:
+        """drunc's fallback for a child controller it cannot reach (protocol 9.3.3): unknown, in error, and
+        `included = false` although nobody excluded it."""
+        if not self.reachable:
+            return ctl.Status(name=self.name, state="unknown", sub_state="unknown", in_error=True, included=False)
+        return self.status()
+
+    def _child_call(self, child, rpc: str, request) -> request_response_pb2.Response:
+        """Call a child's rpc in-process, as drunc does over gRPC; an unreachable child answers the way a failed
+        gRPC call is reported among the children (UNHANDLED_EXCEPTION_THROWN with the error)."""
+        try:
+            if isinstance(child, ControllerNode) and not child.reachable:
+                raise ChildUnreachable(f"failed to connect to {child.name}: StatusCode.UNAVAILABLE")
+            return getattr(child, rpc)(request, None)
+        except Exception as exc:  # noqa: BLE001 - a crashing child is a failed child
+            return respond(child.name, stacktrace_of(exc), F.UNHANDLED_EXCEPTION_THROWN, token=request.token)
 
     def _require_control(self, request) -> None:
         token = request.token
@@ -379,6 +424,16 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         owner = parent or self
         owner._emit(T.STATUS_UPDATE, f"{node.name} is in error: error injected")
 
+    def make_unreachable(self, node_name: str) -> None:
+        """Stop a child controller's gRPC server (when `serve_tree` started one) and make its parent see it as
+        drunc sees a child it cannot reach. There is no way back: serve the tree again."""
+        node = self.find(node_name)
+        if not isinstance(node, ControllerNode) or node is self:
+            raise ValueError(f"{node_name} is not a child controller of {self.name}")
+        node.reachable = False
+        if node.server is not None:
+            node.server.stop(None)
+
     def fail_next(self, node_name: str, transition: str) -> None:
         """The named node answers FSM_FAILED the next time it is asked to run `transition` (once)."""
         if transition not in TRANSITIONS:
@@ -398,7 +453,7 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         if self.broadcaster.kafka_address:
             description.broadcast.Pack(broadcast_pb2.KafkaBroadcastHandlerConfiguration(
                 kafka_address=self.broadcaster.kafka_address, topic=topic_for(self.session, self.name)))
-        children = [child.describe(request, None) for child in self.children]
+        children = [self._child_call(child, "describe", request) for child in self.children]
         return respond(self.name, description, children=children)
 
     @traced("ls")
@@ -411,7 +466,8 @@ class ControllerNode(ctl_grpc.ControllerServicer):
 
     @traced("get_children_status")
     def get_children_status(self, request, context):
-        return respond(self.name, ctl.ChildrenStatus(children_status=[c.status() for c in self.children]))
+        return respond(self.name, ctl.ChildrenStatus(children_status=[
+            c.status_seen_by_parent() if isinstance(c, ControllerNode) else c.status() for c in self.children]))
 
     @traced("describe_fsm")
     def describe_fsm(self, request, context):
@@ -443,7 +499,7 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         # The ownership check is disabled in 0.10.x: taking control always succeeds on self and propagates.
         with self._lock:
             self.actor = token_pb2.Token(token=request.token.token, user_name=request.token.user_name)
-        children = [child.take_control(request, None) for child in self.children]
+        children = [self._child_call(child, "take_control", request) for child in self.children]
         if any(r.flag != F.EXECUTED_SUCCESSFULLY for r in children):
             return respond(self.name, plain("Could not take control on all children"), F.FAILED,
                            token=request.token, children=children)
@@ -460,15 +516,15 @@ class ControllerNode(ctl_grpc.ControllerServicer):
 
     @traced("include")
     def include(self, request, context):
-        # Including an included node is a no-op (only a second exclude is an error, protocol 9.3.4), so that
-        # including a parent re-includes an excluded segment under it.
+        # As in drunc, including an included node raises CannotInclude: an excluded segment is included again
+        # on its own address, not through its (included) parent.
         self._require_control(request)
         with self._lock:
-            changed = not self.included
+            if self.included:
+                raise CannotInclude(f"{self.name} is already included")
             self.included = True
-        if changed:
-            self._emit(T.STATUS_UPDATE, f"{self.name} included")
-        children = [child.include(request, None) for child in self.children]
+        self._emit(T.STATUS_UPDATE, f"{self.name} included")
+        children = [self._child_call(child, "include", request) for child in self.children]
         return respond(self.name, plain(f"{self.name} and children included"), token=request.token,
                        children=children)
 
@@ -480,7 +536,7 @@ class ControllerNode(ctl_grpc.ControllerServicer):
                 raise CannotExclude(f"{self.name} is already excluded")
             self.included = False
         self._emit(T.STATUS_UPDATE, f"{self.name} excluded")
-        children = [child.exclude(request, None) for child in self.children]
+        children = [self._child_call(child, "exclude", request) for child in self.children]
         return respond(self.name, plain(f"{self.name} and children excluded"), token=request.token,
                        children=children)
 
@@ -507,7 +563,7 @@ class ControllerNode(ctl_grpc.ControllerServicer):
                                      f"(transition '{name}' from state '{state}')")
             return _fsm_response(self.name, name, ctl.FSM_INVALID_TRANSITION, request.token)
         try:
-            decode_arguments(transition, command.arguments)  # flag 6 with the state unchanged
+            decode_arguments(transition, command.arguments)  # DRUNC_EXCEPTION_THROWN, state unchanged
             with self._lock:
                 fail = name in self._fail_next
                 self._fail_next.discard(name)
@@ -555,12 +611,12 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         return children
 
     def _propagate(self, t: str, token, command: ctl.FSMCommand) -> list:
-        """Send the command to every child in parallel; any failing child puts this node in error.
+        """Send the command to every child in parallel; any child not answering FSM_EXECUTED_SUCCESSFULLY puts
+        this node in error.
 
-        drunc sends to all children, excluded ones included; an excluded child answers FSM_NOT_EXECUTED_EXCLUDED.
-        Choice made here: that answer is NOT a failure for the parent (excluding a segment is how operators run
-        without it, and a parent going into error for it would make exclusion useless). Reading the 0.10.x code
-        suggests the real controller may count it as a failure; verify against the target deployment.
+        drunc sends to all children, excluded ones included; an excluded child answers FSM_NOT_EXECUTED_EXCLUDED,
+        and that too puts the parent in error (observed on drunc 0.10.5: the parent still answers
+        FSM_EXECUTED_SUCCESSFULLY for itself).
         """
         if not self.children:
             return []
@@ -573,13 +629,9 @@ class ControllerNode(ctl_grpc.ControllerServicer):
 
         def run(child):
             self._emit(T.CHILD_COMMAND_EXECUTION_START, f"Propagating {t} to children ({child.name}) started")
-            try:
-                response = child.execute_fsm_command(request, None)
-            except Exception as exc:  # noqa: BLE001 - a crashing child is a failed child
-                response = respond(child.name, stacktrace_of(exc), F.UNHANDLED_EXCEPTION_THROWN, token=token)
+            response = self._child_call(child, "execute_fsm_command", request)
             fsm_flag = _fsm_flag(response)
-            failed = response.flag != F.EXECUTED_SUCCESSFULLY or fsm_flag not in (
-                ctl.FSM_EXECUTED_SUCCESSFULLY, ctl.FSM_NOT_EXECUTED_EXCLUDED)
+            failed = response.flag != F.EXECUTED_SUCCESSFULLY or fsm_flag != ctl.FSM_EXECUTED_SUCCESSFULLY
             if failed:
                 what = ctl.FSMResponseFlag.Name(fsm_flag) if fsm_flag is not None else \
                     request_response_pb2.ResponseFlag.Name(response.flag)
@@ -648,6 +700,7 @@ def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0
                 raise RuntimeError(f"cannot bind {node.name} to {host}:{wanted}")
             server.start()
             servers.append(server)
+            node.server = server
             addresses[node.name] = f"{host}:{bound}"
             node._emit(T.SERVER_READY, "ready")
     except BaseException:

@@ -13,7 +13,7 @@ F = request_response_pb2  # ResponseFlag values: F.EXECUTED_SUCCESSFULLY, F.NOT_
 
 
 class DruncException(Exception):
-    """Raised inside a simulated rpc for a refusal drunc reports as DRUNC_EXCEPTION_THROWN (flag 6)."""
+    """Raised inside a simulated rpc for a refusal drunc reports as DRUNC_EXCEPTION_THROWN."""
 
 
 class Refusal(Exception):
@@ -45,7 +45,7 @@ def stacktrace_of(exc: BaseException) -> generic_pb2.Stacktrace:
 
 
 def unpack_request(request: request_response_pb2.Request, cls: type[Message]) -> Message:
-    """drunc 0.10.x answers a missing or wrong payload with flag 7 (its unpacking helper has a NameError)."""
+    """drunc 0.10.x answers a missing or wrong payload with UNHANDLED_EXCEPTION_THROWN (a NameError in its helper)."""
     message = cls()
     if not request.HasField("data") or not request.data.Unpack(message):
         raise NameError(f"name 'UnpackingError' is not defined (expected {cls.__name__})")
@@ -56,7 +56,8 @@ def traced(rpc_name: str):
     """Wrap a servicer method: ACK before, COMMAND_EXECUTION_SUCCESS after success, flags for failures.
 
     The servicer must have `name`, `session` and `broadcaster` attributes. Exceptions never escape as gRPC
-    errors: Refusal → its flag and PlainText; DruncException → flag 6; anything else → flag 7 (Stacktrace).
+    errors: Refusal → its flag and PlainText; DruncException → DRUNC_EXCEPTION_THROWN; anything else →
+    UNHANDLED_EXCEPTION_THROWN (Stacktrace).
     """
 
     def decorator(method):
@@ -71,7 +72,7 @@ def traced(rpc_name: str):
                 return respond(self.name, plain(exc.text), exc.flag, token=request.token)
             except DruncException as exc:
                 return respond(self.name, stacktrace_of(exc), F.DRUNC_EXCEPTION_THROWN, token=request.token)
-            except Exception as exc:  # noqa: BLE001 - drunc turns any exception into flag 7
+            except Exception as exc:  # noqa: BLE001 - drunc: any other exception is UNHANDLED_EXCEPTION_THROWN
                 return respond(self.name, stacktrace_of(exc), F.UNHANDLED_EXCEPTION_THROWN, token=request.token)
             if response.flag == F.EXECUTED_SUCCESSFULLY:
                 self.broadcaster.emit(self.name, self.session, broadcast_pb2.COMMAND_EXECUTION_SUCCESS,

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from drunc_client.controller import SEQUENCES, ControllerClient, NodeStatus, encode_arguments
-from drunc_client.errors import DruncFlagError, InvalidArguments, NotInControl
+from drunc_client.errors import DruncFlagError, InvalidArguments, NodeInError, NotInControl
 from drunc_client.generated.druncschema import broadcast_pb2, generic_pb2, request_response_pb2
 from drunc_client.generated.druncschema import controller_pb2 as ctl
 from drunc_client.generated.druncschema import controller_pb2_grpc as ctl_grpc
@@ -125,9 +125,9 @@ def test_ls_status_and_children_status(sim):
     assert apps[0] == NodeStatus(f"{SEG0}-app-0", "initial", "idle", False, True, False)
 
 
-def test_wrong_payload_type_is_flag_7(sim):
+def test_wrong_payload_type_is_unhandled_exception(sim):
     response = sim.stub().describe_fsm(make_request("alice", generic_pb2.Empty()), timeout=5)
-    assert response.flag == request_response_pb2.UNHANDLED_EXCEPTION_THROWN
+    assert response.flag == request_response_pb2.UNHANDLED_EXCEPTION_THROWN == 6  # released 0.8 numbering
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def test_invalid_transition(sim, alice):
         alice.execute("warp")
 
 
-def test_invalid_transition_with_drunc_bugs_is_flag_7(make_sim):
+def test_invalid_transition_with_drunc_bugs_is_unhandled_exception(make_sim):
     sim = make_sim(1, 1, drunc_bugs=True)
     client = sim.client("alice")
     client.take_control()
@@ -302,19 +302,60 @@ def test_exclude_and_include_node_and_descendants(sim, alice):
     assert sim.texts(SEG0, broadcast_pb2.STATUS_UPDATE) == [f"{SEG0} excluded", f"{SEG0} included"]
 
 
-def test_fsm_on_excluded_node_and_over_excluded_child(sim, alice):
+def test_include_on_an_included_node_raises_cannot_include(sim, alice):
+    # Issue 11 point 4: drunc raises CannotInclude (DRUNC_EXCEPTION_THROWN), it is not a no-op.
+    with pytest.raises(DruncFlagError) as raised:
+        alice.include()
+    assert raised.value.flag == "DRUNC_EXCEPTION_THROWN" and "CannotInclude" in raised.value.text
+    raw = sim.stub().include(make_request("alice"), timeout=5)
+    assert raw.flag == request_response_pb2.DRUNC_EXCEPTION_THROWN == 5  # released 0.8 numbering
+    assert list(raw.children) == []  # refused on the node itself: nothing propagated
+    # Including the (included) parent does not re-include an excluded segment: include it on its own address.
+    seg0 = sim.client("alice", SEG0)
+    seg0.exclude()
+    with pytest.raises(DruncFlagError, match="CannotInclude|already included"):
+        alice.include()
+    assert not seg0.status().included
+    assert seg0.include().ok and seg0.status().included
+    assert sim.texts(ROOT, broadcast_pb2.STATUS_UPDATE) == []
+
+
+def test_fsm_on_excluded_node(sim, alice):
     seg0 = sim.client("alice", SEG0)
     seg0.exclude()
     result = seg0.execute("conf")
     assert (result.flag, result.fsm_flag, result.ok) == ("EXECUTED_SUCCESSFULLY", "FSM_NOT_EXECUTED_EXCLUDED", False)
-    # The parent runs over its excluded child: the child answers EXCLUDED, which is not a failure here.
+    assert not seg0.status().in_error
+
+
+def test_transition_over_an_excluded_child_puts_the_parent_in_error(sim, alice):
+    # Issue 11 point 3, as drunc 0.10.5 does it: the root answers FSM_EXECUTED_SUCCESSFULLY for itself, the
+    # excluded child FSM_NOT_EXECUTED_EXCLUDED, and the root goes into error.
+    sim.client("alice", SEG0).exclude()
     result = alice.execute("conf")
-    assert result.ok
+    assert (result.flag, result.fsm_flag) == ("EXECUTED_SUCCESSFULLY", "FSM_EXECUTED_SUCCESSFULLY")
     assert [(c.name, c.fsm_flag) for c in result.children] == [
         (SEG0, "FSM_NOT_EXECUTED_EXCLUDED"), (SEG1, "FSM_EXECUTED_SUCCESSFULLY")]
-    assert result.children[0].excluded and result.failures() == []
+    assert result.children[0].excluded
+    # The client reports the node's real outcome: it read the status again after the transition.
+    assert result.status is not None and result.status.in_error and result.in_error_after
+    assert not result.ok
+    assert [f.name for f in result.failures()] == [SEG0]
+    assert result.summary() == f"{SEG0}: FSM_NOT_EXECUTED_EXCLUDED; {ROOT} is in error"
+    assert alice.status().in_error
     assert states(alice) == ("configured", ["initial", "configured"])
-    assert not alice.status().in_error
+    assert sim.texts(ROOT, broadcast_pb2.CHILD_COMMAND_EXECUTION_FAILED) == [
+        f"Propagating conf to children ({SEG0}) failed: FSM_NOT_EXECUTED_EXCLUDED"]
+    # From now on the root refuses, the way it refuses any transition in error.
+    with pytest.raises(DruncFlagError) as refused:
+        alice.execute("scrap")
+    assert refused.value.flag == "DRUNC_EXCEPTION_THROWN" and f"{ROOT} is in error" in refused.value.text
+
+
+def test_every_transition_reads_the_status_again(sim, alice):
+    result = alice.execute("conf")
+    assert result.ok and result.status == NodeStatus(ROOT, "configured", "configured", False, True, False)
+    assert result.status_error is None
 
 
 def test_error_injection_has_no_way_back(sim, alice):
@@ -323,32 +364,38 @@ def test_error_injection_has_no_way_back(sim, alice):
     assert sim.texts(SEG0, broadcast_pb2.STATUS_UPDATE) == [f"{app} is in error: error injected"]
     result = alice.execute("conf")
     assert result.flag == "EXECUTED_SUCCESSFULLY" and result.fsm_flag == "FSM_EXECUTED_SUCCESSFULLY"
-    assert not result.ok
-    assert [(f.name, f.fsm_flag) for f in result.failures()] == [(app, "FSM_NOT_EXECUTED_IN_ERROR")]
+    assert not result.ok and not result.in_error_after  # the root is fine; its segment is not
+    # Released 0.8 has no FSM_NOT_EXECUTED_IN_ERROR: an in-error node refuses with DRUNC_EXCEPTION_THROWN.
+    assert [(f.name, f.flag) for f in result.failures()] == [(app, "DRUNC_EXCEPTION_THROWN")]
+    assert f"{app} is in error" in result.failures()[0].text
     seg0 = sim.client("alice", SEG0)
     assert seg0.status().in_error  # the application's parent
     assert seg0.status().state == "configured"  # it still ran the transition on itself
     assert any(t.startswith(f"{SEG0} is in error") for t in sim.texts(SEG0, broadcast_pb2.STATUS_UPDATE))
     # The in-error segment refuses from now on; that puts the root in error on its next transition.
-    assert seg0.execute("scrap").fsm_flag == "FSM_NOT_EXECUTED_IN_ERROR"
+    with pytest.raises(DruncFlagError) as refused:
+        seg0.execute("scrap")
+    assert refused.value.flag == "DRUNC_EXCEPTION_THROWN" and "NodeInError" in refused.value.text
     result = alice.execute("start", {"run_number": 1})
-    assert [(f.name, f.fsm_flag) for f in result.failures()] == [(SEG0, "FSM_NOT_EXECUTED_IN_ERROR")]
-    assert alice.status().in_error
+    assert [(f.name, f.flag) for f in result.failures()] == [(SEG0, "DRUNC_EXCEPTION_THROWN")]
+    assert result.in_error_after and alice.status().in_error
     for transition, arguments, _ in STANDARD_PATH:
-        assert alice.execute(transition, arguments).fsm_flag == "FSM_NOT_EXECUTED_IN_ERROR"
+        with pytest.raises(DruncFlagError, match="DRUNC_EXCEPTION_THROWN"):
+            alice.execute(transition, arguments)
     alice.take_control()
     alice.exclude()
     alice.include()
     assert alice.status().in_error and seg0.status().in_error  # nothing clears the error
-    with pytest.raises(DruncFlagError) as refused:
+    with pytest.raises(NodeInError, match=f"{ROOT} is in error"):
         alice.run_sequence("stop_run")
-    assert refused.value.flag == "NOT_EXECUTED_NODE_IN_ERROR"
 
 
 def test_inject_error_on_controller(sim, alice):
     sim.root.inject_error(SEG1)
     assert [s.in_error for s in alice.children_status()] == [False, True]
-    assert sim.client("alice", SEG1).execute("conf").fsm_flag == "FSM_NOT_EXECUTED_IN_ERROR"
+    raw = sim.stub(SEG1).execute_fsm_command(make_request("alice", ctl.FSMCommand(command_name="conf")), timeout=5)
+    assert raw.flag == request_response_pb2.DRUNC_EXCEPTION_THROWN == 5
+    assert not raw.data.Is(ctl.FSMCommandResponse.DESCRIPTOR)  # a Stacktrace, no FSM flag
     with pytest.raises(KeyError):
         sim.root.inject_error("nope")
 
@@ -500,9 +547,30 @@ def test_tree_walk_of_10_by_10(make_sim):
 def test_tree_without_child_addresses_and_with_a_dead_child(sim):
     tree = sim.client("viewer", child_addresses={}).tree()
     assert [(c.name, c.kind, c.children) for c in tree.children] == [(SEG0, "controller", ()), (SEG1, "controller", ())]
-    sim.servers[2].stop(None)  # segment-controller-1's server (breadth-first order)
+    sim.root.make_unreachable(SEG1)  # stops its gRPC server; its parent sees drunc's fallback
     tree = sim.client("viewer", timeout=2.0).tree()
     seg1 = tree.children[1]
     assert seg1.name == SEG1 and seg1.error and "unreachable" in seg1.error
-    assert seg1.status.state == "initial"  # the parent's view of it
+    assert seg1.status == NodeStatus(SEG1, "unknown", "unknown", True, False, False)  # the parent's view of it
+    assert seg1.status.unreachable
     assert len(tree.children[0].children) == 2
+
+
+def test_unreachable_child_status_is_drunc_fallback(sim, alice):
+    # Issue 11 point 6: drunc's fallback status for a child it cannot reach, over the wire.
+    sim.root.make_unreachable(SEG1)
+    raw = sim.stub().get_children_status(make_request("viewer"), timeout=5)
+    statuses = {s.name: s for s in unpack(raw.data, ctl.ChildrenStatus).children_status}
+    fallback = statuses[SEG1]
+    assert (fallback.state, fallback.sub_state, fallback.in_error, fallback.included) == (
+        "unknown", "unknown", True, False)
+    assert [s.unreachable for s in alice.children_status()] == [False, True]
+    # Not an exclusion: a reachable excluded child is not "unreachable".
+    sim.client("alice", SEG0).exclude()
+    seg0 = alice.children_status()[0]
+    assert not seg0.included and not seg0.unreachable
+    # Propagating to it fails on that child, as a failed gRPC call does.
+    result = alice.take_control()
+    assert [(c.name, c.flag) for c in result.children] == [(SEG0, "EXECUTED_SUCCESSFULLY"),
+                                                           (SEG1, "UNHANDLED_EXCEPTION_THROWN")]
+

@@ -55,8 +55,31 @@ def test_fsm_command_response():
     check(response, h("08 02") + h("12 05") + b"start")  # flag=1 varint 2, command_name=2
     # FSM_EXECUTED_SUCCESSFULLY (0) is the proto3 default: not on the wire
     check(ctl.FSMCommandResponse(command_name="start"), h("12 05") + b"start")
-    check(ctl.FSMCommandResponse(flag=ctl.FSM_NOT_EXECUTED_IN_ERROR), h("08 04"))
     check(ctl.FSMCommandResponse(flag=ctl.FSM_NOT_EXECUTED_EXCLUDED), h("08 03"))
+
+
+def test_flag_numbers_are_those_of_the_released_schema():
+    """druncschema v0.8.0, v0.8.1 (fddaq-v5.1.0) and v0.8.2, what drunc 0.10.x runs: no NODE_IN_ERROR, and
+    FSMResponseFlag stops at 3. The development branch (and 0.9+) numbers 5-8 differently."""
+    response_flags = {v.name: v.number for v in request_response_pb2.ResponseFlag.DESCRIPTOR.values}
+    assert response_flags == {
+        "EXECUTED_SUCCESSFULLY": 0, "FAILED": 1, "NOT_EXECUTED_NOT_IMPLEMENTED": 2, "NOT_EXECUTED_NOT_IN_CONTROL": 3,
+        "NOT_EXECUTED_NOT_AUTHORISED": 4, "DRUNC_EXCEPTION_THROWN": 5, "UNHANDLED_EXCEPTION_THROWN": 6,
+        "NOT_EXECUTED_BAD_REQUEST_FORMAT": 7}
+    fsm_flags = {v.name: v.number for v in ctl.FSMResponseFlag.DESCRIPTOR.values}
+    assert fsm_flags == {"FSM_EXECUTED_SUCCESSFULLY": 0, "FSM_FAILED": 1, "FSM_INVALID_TRANSITION": 2,
+                         "FSM_NOT_EXECUTED_EXCLUDED": 3}
+    # On the wire: Response.flag is field 4 (tag 20).
+    check(request_response_pb2.Response(flag=request_response_pb2.DRUNC_EXCEPTION_THROWN), h("20 05"))
+    check(request_response_pb2.Response(flag=request_response_pb2.UNHANDLED_EXCEPTION_THROWN), h("20 06"))
+    check(request_response_pb2.Response(flag=request_response_pb2.NOT_EXECUTED_BAD_REQUEST_FORMAT), h("20 07"))
+
+
+def test_unknown_flag_numbers_still_parse():
+    """A server speaking the development numbering may send 8 (or 4 for the FSM flag): proto3 enums are open,
+    so the number survives parsing for the client to show as "flag N"."""
+    assert request_response_pb2.Response.FromString(h("20 08")).flag == 8
+    assert ctl.FSMCommandResponse.FromString(h("08 04")).flag == 4
 
 
 def test_response_carrying_fsm_command_response_and_children():

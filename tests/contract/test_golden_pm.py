@@ -114,7 +114,7 @@ RESPONSE = request_response_pb2.Response(
 RESPONSE_BYTES = h(
     "0a 0f", b"process_manager",  # 1 name
     "1a 39", "0a 31", PLAIN_TYPE_URL, "12 04", "0a 02", b"no",  # 3 data: Any{PlainText{1 text}}
-    "20 06",  # 4 flag DRUNC_EXCEPTION_THROWN = 6
+    "20 05",  # 4 flag DRUNC_EXCEPTION_THROWN = 5 (released druncschema 0.8.x numbering)
     "2a 05", "0a 01", b"c", "20 01",  # 5 children[0]: Response{1 name, 4 flag FAILED = 1}
 )
 
