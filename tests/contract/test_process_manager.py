@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import pytest
@@ -27,6 +29,12 @@ from simulator.process_manager import ProcessManagerServicer
 
 USER = "alice"
 SESSION = "pm-test"
+LOG_ROOT = Path("/nonexistent")  # the test's own log directory, set by _log_root: drunc has no default log path
+
+
+@pytest.fixture(autouse=True)
+def _log_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "LOG_ROOT", tmp_path / "pm-logs")
 
 
 class KafkaRecordingBroadcaster(RecordingBroadcaster):
@@ -82,7 +90,7 @@ def stub(pm_env):
 
 def spec(name: str, *arguments: str, executable: str = "sleep", **overrides) -> BootSpec:
     fields = {"name": name, "user": USER, "session": SESSION, "executable": executable,
-              "arguments": arguments or ("30",)}
+              "arguments": arguments or ("30",), "log_path": str(LOG_ROOT / f"log_{USER}_{SESSION}_{name}.log")}
     fields.update(overrides)
     return BootSpec(**fields)
 
