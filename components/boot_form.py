@@ -38,7 +38,7 @@ _HELP = {
     "arguments": "Split like a shell: quote an argument that contains spaces, e.g. -c 'echo hi; sleep 5'. "
                  "Passed literally ($VARIABLES are not expanded).",
     "environment": "One KEY=VALUE per line; blank lines and lines starting with # are ignored.",
-    "working_directory": "Optional; the process manager's default when blank.",
+    "working_directory": "Optional; blank: the account's home directory on the host (drunc runs a bare cd).",
     "allowed_hosts": "Separated by commas or spaces; the first usable one is chosen.",
     "tree_id": "Optional: three dot-separated numbers, like 1.2.3.",
 }
@@ -70,8 +70,9 @@ def _defaults(ctx) -> BootDefaults:
 
 def _help(key: str, defaults: BootDefaults) -> str:
     if key == "user":
-        return (f"The Unix account on the DAQ host that runs the process (drunc logs in with ssh as this user; it "
-                f"must exist there with the process manager's ssh key). Blank: {defaults.user} (BOOT_DEFAULT_USER).")
+        return (f"The Unix account on the DAQ host that runs the process (ssh): drunc logs in as this user, who "
+                f"must exist there and accept the process manager's ssh key; not your web login. "
+                f"Blank: {defaults.user} (BOOT_DEFAULT_USER).")
     if key == "log_path":
         return (f"Where the process's output goes, on its host. Blank: {defaults.log_hint} (BOOT_LOG_DIR, "
                 f"BOOT_LOG_PATTERN; time in UTC). drunc has no default of its own.")
