@@ -176,7 +176,7 @@ def group_alive(pgid: int, groups: set[int] | None = None) -> bool:
 @dataclass
 class _Process:
     uuid: str
-    boot: pm.BootRequest  # as stored by the PM: defaults filled in, hostname and tree_id set
+    boot: pm.BootRequest  # as stored by the PM: uuid, hostname, tree_id and working directory set (not the log)
     status: int = RUNNING
     return_code: int = 0
     popen: subprocess.Popen | None = None
@@ -653,7 +653,7 @@ class ProcessManagerServicer(pm_grpc.ProcessManagerServicer):
                 if process.status == RUNNING:
                     process.set_state(DEAD, self.random.choice(_CHURN_EXIT_CODES))
                     died.append(process)
-                else:
+                elif process.boot.process_description.process_logs_path:  # without one it cannot start
                     process.started = now
                     process.set_state(RUNNING, 0)
         for process in died:
