@@ -7,11 +7,20 @@ error rather than a traceback at the first request.
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from drunc_client.log_paths import (
+    DEFAULT_LOG_DIR,
+    DEFAULT_LOG_PATTERN,
+    LogPathError,
+    check_directory,
+    check_pattern,
+)
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = ROOT / "data"
@@ -53,6 +62,15 @@ class Settings:
     fsm_timeout: float = 120.0
     # child controller name -> address, for walking the tree below the root (a connectivity service's job)
     controller_addresses: tuple[tuple[str, str], ...] = ()
+    # Boot: drunc has no default log path (a process booted without one dies at once), so a blank log path
+    # is derived from this directory and pattern (see drunc_client/log_paths.py).
+    boot_log_dir: str = DEFAULT_LOG_DIR
+    boot_log_pattern: str = DEFAULT_LOG_PATTERN
+    # The Unix account the process runs as on the DAQ host (drunc ssh-es in as it). Not the web user's name:
+    # web accounts are not Unix accounts there, and ssh fails (Permission denied, DEAD 255). The default is
+    # the account running the web server: it exists, and a deployment usually runs the UI and drunc as its DAQ
+    # account; set BOOT_DEFAULT_USER (e.g. np04daq) when it does not.
+    boot_default_user: str = field(default_factory=lambda: _server_user() or "daq")
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -140,6 +158,32 @@ def _controller_addresses(raw: str) -> tuple[tuple[str, str], ...]:
             raise SettingsError(f"CONTROLLER_ADDRESSES entries look like name@host:port, got {item!r}")
         pairs.append((name, _address("CONTROLLER_ADDRESSES", address)))
     return tuple(pairs)
+
+
+_UNIX_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+
+
+def _server_user() -> str:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        return ""
+    return name if _UNIX_USER.match(name) else ""
+
+
+def _boot_user(raw: str) -> str:
+    value = raw.strip()
+    if not _UNIX_USER.match(value):
+        raise SettingsError(f"BOOT_DEFAULT_USER must be a Unix user name (letters, digits, _ . -; at most 32), "
+                            f"got {raw!r}")
+    return value
+
+
+def _log_setting(name: str, check, raw: str) -> str:
+    try:
+        return check(raw.strip())
+    except LogPathError as exc:
+        raise SettingsError(f"{name} {exc}") from None
 
 
 def _database_url(raw: str) -> str:
@@ -235,6 +279,12 @@ def from_env(
         values["fsm_timeout"] = _float("DRUNC_FSM_TIMEOUT_SECS", env["DRUNC_FSM_TIMEOUT_SECS"])
     if env.get("CONTROLLER_ADDRESSES"):
         values["controller_addresses"] = _controller_addresses(env["CONTROLLER_ADDRESSES"])
+    if env.get("BOOT_LOG_DIR"):
+        values["boot_log_dir"] = _log_setting("BOOT_LOG_DIR", check_directory, env["BOOT_LOG_DIR"])
+    if env.get("BOOT_LOG_PATTERN"):
+        values["boot_log_pattern"] = _log_setting("BOOT_LOG_PATTERN", check_pattern, env["BOOT_LOG_PATTERN"])
+    if env.get("BOOT_DEFAULT_USER"):
+        values["boot_default_user"] = _boot_user(env["BOOT_DEFAULT_USER"])
     if env.get("LOG_LEVEL"):
         level = env["LOG_LEVEL"].upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -22,6 +22,7 @@ from viewmodels.boot import (
     FORM,
     MAX_BLOCK,
     MAX_FILE_BYTES,
+    BootDefaults,
     BootFileError,
     BootResult,
     audit_arguments,
@@ -61,6 +62,10 @@ def _form_outputs(errors: dict[str, str], alert: str | None, close: bool):
     return (*invalid, *feedback, alert or "", bool(alert), False if close else no_update)
 
 
+def _booted_text(info) -> str:
+    return f"uuid {info.uuid} on {info.hostname}, log {info.log_path}"
+
+
 def register(app, services) -> None:
     app.clientside_callback(
         _OPEN_CLOSE,
@@ -91,7 +96,7 @@ def register(app, services) -> None:
     def boot_from_form(note, _n_submit, *values):
         raw = dict(zip(_KEYS, values, strict=True))
         user = current_user.name
-        spec, errors = parse_boot_form(raw, default_user=user)
+        spec, errors = parse_boot_form(raw, BootDefaults.from_settings(services.settings))
         note.target = str(raw.get("name") or "")[:200]
         if spec is None:
             note.arguments = {"source": "form"}
@@ -115,7 +120,7 @@ def register(app, services) -> None:
             _send_toasts([(f"Boot failed: {spec.name}", text, "danger")])
             return _form_outputs({}, f"{spec.name} was not booted. {text}", close=False)
         services.process_feed.poke()
-        _send_toasts([(f"Booted {info.name}", f"uuid {info.uuid} on {info.hostname}", "success")])
+        _send_toasts([(f"Booted {info.name}", _booted_text(info), "success")])
         return _form_outputs({}, None, close=True)
 
     @guarded_callback(
@@ -136,7 +141,7 @@ def register(app, services) -> None:
             return None, None, "Boot the processes", True, None
         name = str(filename or "the file")
         try:
-            entries = parse_boot_file(decode_upload(contents), current_user.name)
+            entries = parse_boot_file(decode_upload(contents), BootDefaults.from_settings(services.settings))
         except BootFileError as exc:
             return ui.file_alert(f"{name}: {exc}", "danger"), None, "Boot the processes", True, None
         bad = sum(1 for e in entries if not e.ok)
@@ -175,7 +180,7 @@ def register(app, services) -> None:
             raise UserError("The file changed since its preview: check the new preview, then boot.")
         user = current_user.name
         try:
-            entries = parse_boot_file(decode_upload(contents), user)
+            entries = parse_boot_file(decode_upload(contents), BootDefaults.from_settings(services.settings))
         except BootFileError as exc:
             raise UserError(f"{name}: {exc}") from None
         note.arguments = {"source": "file", "file": name, "count": len(entries), "names": [e.name for e in entries]}
@@ -223,5 +228,5 @@ def register(app, services) -> None:
             except DruncError as exc:
                 results.append(BootResult(entry.name, False, drunc_error_text(exc)))
                 continue
-            results.append(BootResult(info.name, True, f"uuid {info.uuid} on {info.hostname}"))
+            results.append(BootResult(info.name, True, _booted_text(info)))
         return results

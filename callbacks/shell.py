@@ -33,7 +33,7 @@ def register(app, services) -> None:
     def route(pathname, search):
         info = current_user.info
         ctx = PageContext(info.username, info.permissions, info.roles, services.settings.demo,
-                          search or "")
+                          search or "", settings=services.settings)
         page = find_page(pathname)
         if page is None:
             content = _not_found(pathname)

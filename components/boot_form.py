@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.guarded import guarded_button
-from viewmodels.boot import FIELDS, MAX_PROCESSES, BootEntry
+from viewmodels.boot import FIELDS, MAX_PROCESSES, BootDefaults, BootEntry
 
 PERMISSION = "process.boot"
 
@@ -33,13 +33,12 @@ FILE_DIGEST = "pm-boot-file-digest"  # the sha256 of the previewed upload: only 
 _HELP = {
     "name": "No spaces or “/”.",
     "session": "One word.",
-    "user": "The process owner; blank means you.",
+    # "user" and "log_path" name the configured defaults: see _help()
     "executable": "A program name or path, without arguments.",
     "arguments": "Split like a shell: quote an argument that contains spaces, e.g. -c 'echo hi; sleep 5'. "
                  "Passed literally ($VARIABLES are not expanded).",
     "environment": "One KEY=VALUE per line; blank lines and lines starting with # are ignored.",
-    "working_directory": "Optional; the process manager's default when blank.",
-    "log_path": "Optional; the process manager's default when blank.",
+    "working_directory": "Optional; blank: the account's home directory on the host (drunc runs a bare cd).",
     "allowed_hosts": "Separated by commas or spaces; the first usable one is chosen.",
     "tree_id": "Optional: three dot-separated numbers, like 1.2.3.",
 }
@@ -65,13 +64,30 @@ def boot_button(ctx) -> html.Span:
     return guarded_button(OPEN, "Boot…", PERMISSION, ctx.permissions, color="primary", size="sm")
 
 
+def _defaults(ctx) -> BootDefaults:
+    return BootDefaults.from_settings(ctx.settings)
+
+
+def _help(key: str, defaults: BootDefaults) -> str:
+    if key == "user":
+        return (f"The Unix account on the DAQ host that runs the process (ssh): drunc logs in as this user, who "
+                f"must exist there and accept the process manager's ssh key; not your web login. "
+                f"Blank: {defaults.user} (BOOT_DEFAULT_USER).")
+    if key == "log_path":
+        return (f"Where the process's output goes, on its host. Blank: {defaults.log_hint} (BOOT_LOG_DIR, "
+                f"BOOT_LOG_PATTERN; time in UTC). drunc has no default of its own.")
+    return _HELP[key]
+
+
 def _field(key: str, ctx, width: int) -> dbc.Col:
-    common = {"id": FIELD_IDS[key], "invalid": False, "placeholder": _PLACEHOLDERS.get(key, "")}
+    defaults = _defaults(ctx)
+    placeholders = {**_PLACEHOLDERS, "log_path": defaults.log_hint}
+    common = {"id": FIELD_IDS[key], "invalid": False, "placeholder": placeholders.get(key, "")}
     if key == "environment":
         control = dbc.Textarea(rows=4, spellcheck=False, submit_on_enter=False, class_name="font-monospace",
                                **common)
     else:
-        value = {"user": ctx.username, "allowed_hosts": "localhost"}.get(key, "")
+        value = {"user": defaults.user, "allowed_hosts": "localhost"}.get(key, "")
         control = dbc.Input(type="text", value=value, autocomplete="off",
                             class_name="font-monospace" if key in ("arguments", "executable") else None, **common)
     return dbc.Col(
@@ -79,7 +95,7 @@ def _field(key: str, ctx, width: int) -> dbc.Col:
             dbc.Label(FIELDS[key], html_for=FIELD_IDS[key], class_name="mb-1"),
             control,
             dbc.FormFeedback(id=FEEDBACK_IDS[key], type="invalid"),
-            dbc.FormText(_HELP[key]),
+            dbc.FormText(_help(key, defaults)),
         ],
         md=width,
         class_name="mb-2",
@@ -105,16 +121,18 @@ def _form_tab(ctx) -> dbc.Form:
     )
 
 
-def _file_tab() -> html.Div:
+def _file_tab(ctx) -> html.Div:
+    defaults = _defaults(ctx)
     return html.Div(
         [
             html.P(
                 [
                     "A JSON file: a list of processes, or {\"processes\": [...]}, each with the form's fields as "
-                    "keys: name, session, user (you when absent), executable, arguments (a list, or a string split "
-                    "like a shell), environment (an object), working_directory, log_path, allowed_hosts (a list or "
-                    f"a string; localhost when absent), tree_id. At most 1 MB and {MAX_PROCESSES} processes. "
-                    "Nothing is booted before you have seen the preview.",
+                    f"keys: name, session, user ({defaults.user} when absent: the Unix account on the DAQ host), "
+                    "executable, arguments (a list, or a string split like a shell), environment (an object), "
+                    f"working_directory, log_path ({defaults.log_hint} when absent; the time is the boot's), "
+                    "allowed_hosts (a list or a string; localhost when absent), tree_id. At most 1 MB and "
+                    f"{MAX_PROCESSES} processes. Nothing is booted before you have seen the preview.",
                 ],
                 className="small text-body-secondary",
             ),
@@ -150,7 +168,7 @@ def boot_modal(ctx) -> dbc.Modal:
                 dbc.Tabs(
                     [
                         dbc.Tab(_form_tab(ctx), label="Form", tab_id="form"),
-                        dbc.Tab(_file_tab(), label="From a JSON file", tab_id="file"),
+                        dbc.Tab(_file_tab(ctx), label="From a JSON file", tab_id="file"),
                     ],
                     id=TABS,
                     active_tab="form",
@@ -168,7 +186,7 @@ def boot_modal(ctx) -> dbc.Modal:
 def preview_table(entries: list[BootEntry]) -> dbc.Table:
     """One row per process of the file; drunc-bound strings are plain text (Dash escapes them)."""
     header = html.Thead(html.Tr([html.Th(h) for h in ("#", "Name", "Session", "User", "Hosts", "Command",
-                                                      "Status")]))
+                                                      "Log path", "Status")]))
     rows = [
         html.Tr(
             [
@@ -178,6 +196,7 @@ def preview_table(entries: list[BootEntry]) -> dbc.Table:
                 html.Td(e.user),
                 html.Td(", ".join(e.hosts)),
                 html.Td(e.command, className="font-monospace small"),
+                html.Td(e.log_path, className="font-monospace small"),
                 html.Td(e.status, className="text-success" if e.ok else "text-danger"),
             ],
             className=None if e.ok else "table-danger",

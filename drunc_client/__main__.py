@@ -92,11 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     boot = sub.add_parser("boot", help="boot one process: boot --name N --session S -- EXEC [ARGS...]")
     boot.add_argument("--name", required=True)
     boot.add_argument("--session", required=True)
-    boot.add_argument("--process-user", default=None, help="user the process runs as (default --user)")
+    boot.add_argument("--process-user", default=None,
+                      help="Unix account on the host that runs the process over ssh (default $BOOT_DEFAULT_USER, "
+                           "else --user)")
     boot.add_argument("--host", action="append", default=[], help="allowed host (repeatable; default localhost)")
     boot.add_argument("--env", action="append", default=[], help="KEY=VALUE (repeatable)")
     boot.add_argument("--cwd", default="")
-    boot.add_argument("--log", default="", help="log file path")
+    boot.add_argument("--log", default=None,
+                      help="log file path (default: $BOOT_LOG_PATTERN in $BOOT_LOG_DIR, "
+                           "e.g. /tmp/log_USER_SESSION_NAME_TIME.log; drunc has no default of its own)")
     boot.add_argument("--tree-id", default="")
     boot.add_argument("command_line", nargs=argparse.REMAINDER, help="-- EXEC ARGS...")
 
@@ -131,10 +135,12 @@ def run(args) -> int:
         command = [c for c in args.command_line if c != "--"] if args.command_line else []
         if not command:
             raise DruncError("boot needs the command to run after --, e.g. boot --name x --session s -- sleep 60")
-        spec = BootSpec(name=args.name, user=args.process_user or args.user, session=args.session,
+        user = args.process_user or os.environ.get("BOOT_DEFAULT_USER", "").strip() or args.user
+        log_path = _boot_log_path(args, user) if args.log is None else args.log
+        spec = BootSpec(name=args.name, user=user, session=args.session,
                         executable=command[0], arguments=tuple(command[1:]),
                         environment=_key_values(args.env, "--env"), working_directory=args.cwd,
-                        log_path=args.log, allowed_hosts=tuple(args.host or ["localhost"]), tree_id=args.tree_id)
+                        log_path=log_path, allowed_hosts=tuple(args.host or ["localhost"]), tree_id=args.tree_id)
         print(table(_process_rows([pm.boot(spec)]), PROCESS_COLUMNS))
     elif args.command in ("kill", "flush"):
         if not args.uuids and not args.name:
@@ -169,6 +175,25 @@ def run(args) -> int:
             return 1
         return 0
     return 0
+
+
+def _boot_log_path(args, user: str) -> str:
+    """drunc has no default log path (a process booted without one dies at once): derive one, as the web UI does."""
+    from drunc_client import log_paths
+
+    checks = (("BOOT_LOG_DIR", log_paths.DEFAULT_LOG_DIR, log_paths.check_directory),
+              ("BOOT_LOG_PATTERN", log_paths.DEFAULT_LOG_PATTERN, log_paths.check_pattern))
+    values = []
+    for variable, default, check in checks:
+        try:
+            values.append(check(os.environ.get(variable, "").strip() or default))
+        except log_paths.LogPathError as exc:
+            raise DruncError(f"{variable} {exc}; fix it, or give the log path with --log") from None
+    directory, pattern = values
+    try:
+        return log_paths.derive_log_path(pattern, directory, session=args.session, name=args.name, user=user)
+    except log_paths.LogPathError as exc:
+        raise DruncError(f"{exc}; give the log path with --log") from None
 
 
 def _controller(args):

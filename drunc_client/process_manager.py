@@ -55,7 +55,8 @@ class BootSpec:
     """What to start: one executable with its arguments, run on the first usable host of `allowed_hosts`.
 
     The process manager runs `exec args...` through a shell (drunc joins them unquoted), so quote arguments
-    that contain spaces or shell characters yourself.
+    that contain spaces or shell characters yourself. `log_path` is required in practice: drunc has no
+    default and a process booted without one dies at once (validate() refuses it; see log_paths).
     """
 
     name: str
@@ -91,6 +92,13 @@ class BootSpec:
                 raise InvalidArguments(f"boot: environment variable name {key!r} is not a valid shell name")
             if not isinstance(value, str) or "\n" in value or "\x00" in value:
                 raise InvalidArguments(f"boot: environment value of {key} must be a single-line string")
+        if not isinstance(self.log_path, str) or not self.log_path.strip():
+            raise InvalidArguments("boot: log_path must not be empty: drunc has no default, runs "
+                                   "`{ ...; } &> <log_path>` and the process dies at once (bash syntax error, "
+                                   "exit code 2); give a path, e.g. /tmp/<session>_<name>.log")
+        if re.search(r"\s", self.log_path):
+            raise InvalidArguments(f"boot: log_path {self.log_path!r} must not contain spaces or line breaks "
+                                   f"(drunc passes it to a shell unquoted)")
         if self.tree_id and not _TREE_ID.match(self.tree_id):
             raise InvalidArguments(f"boot: tree_id {self.tree_id!r} must be three dot-separated integers, "
                                    f"like 1.2.3")

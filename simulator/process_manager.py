@@ -7,7 +7,10 @@ in-memory processes only: large, realistic process tables for demos and load tes
 Behaviour reproduced on purpose (section 14): OR query matching including the empty-string pitfall; `kill`
 removes from `ps`; `terminate` ignores its (required) query; `restart` keeps the uuid and fails with flag 7
 after `kill`; `boot` returns a single ProcessInstance; `logs` streams one Response per line and needs exactly
-one match; a dotted `tree_id` is always set; `Description.session` is the Unix user.
+one match; a dotted `tree_id` is always set; `Description.session` is the Unix user; an empty
+`process_logs_path` is not defaulted: drunc runs `{ <chain> ; } &> ` and bash refuses the line (syntax error
+near `newline', exit code 2), so the boot answers RUNNING and the process is DEAD with exit code 2 an instant
+later, the bash error being what `logs` returns (drunc's `tail` of "" fails and it reads the process's output).
 
 Deliberate differences: the `logs` blocking hazard of 9.2.6 is not reproduced (a missing log file gives
 flag 6 with an explanation); `LogLine.line` carries no line terminator; processes matched by one `kill` are
@@ -48,6 +51,9 @@ from simulator.rpc import DruncException, F, respond, stacktrace_of, traced, unp
 
 RUNNING = pm.ProcessInstance.RUNNING
 DEAD = pm.ProcessInstance.DEAD
+# A boot without a log path: bash's answer to drunc's `{ chain ; } &> ` (what real mode gets from bash itself)
+NO_LOG_PATH_EXIT = 2
+NO_LOG_PATH_OUTPUT = ["bash: -c: line 1: syntax error near unexpected token `newline'"]
 _LIST_TYPE_URL = f"type.googleapis.com/{pm.ProcessInstanceList.DESCRIPTOR.full_name}"
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "127.0.0.1", "::1", "ip6-localhost"}
 
@@ -170,7 +176,7 @@ def group_alive(pgid: int, groups: set[int] | None = None) -> bool:
 @dataclass
 class _Process:
     uuid: str
-    boot: pm.BootRequest  # as stored by the PM: defaults filled in, hostname and tree_id set
+    boot: pm.BootRequest  # as stored by the PM: uuid, hostname, tree_id and working directory set (not the log)
     status: int = RUNNING
     return_code: int = 0
     popen: subprocess.Popen | None = None
@@ -419,10 +425,6 @@ class ProcessManagerServicer(pm_grpc.ProcessManagerServicer):
                 meta.tree_id = f"1.0.{self._infra_counter}"
         if not description.process_execution_directory:
             description.process_execution_directory = str(self.log_dir)
-        if not description.process_logs_path:
-            session = meta.session if meta.HasField("session") else ""
-            description.process_logs_path = str(
-                self.log_dir / f"log_{_safe(meta.user)}_{_safe(session)}_{_safe(meta.name)}.log")
         return stored
 
     def _boot(self, boot_request: pm.BootRequest, uuid: str, *, restart: bool = False) -> pm.ProcessInstance:
@@ -443,13 +445,29 @@ class ProcessManagerServicer(pm_grpc.ProcessManagerServicer):
             if popen is not None:
                 self._children.append(popen)
             instance = process.instance()
+            dies_now = self.virtual and not stored.process_description.process_logs_path
+            if dies_now:  # what the real chain does without a log path (see _spawn); the answer says RUNNING
+                process.set_state(DEAD, NO_LOG_PATH_EXIT)
+        if dies_now:
+            self._announce_exit(stored.process_description.metadata, NO_LOG_PATH_EXIT)
         if popen is not None:
             threading.Thread(target=self._watch, args=(uuid, popen, stored.process_description.metadata),
                              name=f"pm-watch-{uuid[:8]}", daemon=True).start()
         return instance
 
+    def _output_path(self, uuid: str) -> Path:
+        """Where a process booted without a log path writes: what drunc's ssh client would read from it."""
+        return self.log_dir / f".output-{_safe(uuid)}"
+
     def _spawn(self, stored: pm.BootRequest) -> subprocess.Popen:
         description = stored.process_description
+        if not description.process_logs_path:
+            # drunc's own line, `{ chain ; } &> <path>`, with the empty path: bash itself gives the error
+            with open(self._output_path(description.metadata.uuid.uuid), "wb") as output:
+                return subprocess.Popen(
+                    ["bash", "-c", f"{{ {shell_chain(description)} ; }} &> "], stdin=subprocess.DEVNULL,
+                    stdout=output, stderr=subprocess.STDOUT, cwd=self.log_dir, start_new_session=True,
+                    close_fds=True)
         log_path = Path(description.process_logs_path)
         try:
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -530,7 +548,8 @@ class ProcessManagerServicer(pm_grpc.ProcessManagerServicer):
     def _log_lines(self, process: _Process, count: int) -> list[str]:
         if self.virtual:
             return self._virtual_log(process, count)
-        path = Path(process.boot.process_description.process_logs_path)
+        given = process.boot.process_description.process_logs_path
+        path = Path(given) if given else self._output_path(process.uuid)
         if not path.is_file():
             raise DruncException(
                 f"Log file {path} of process '{process.meta.name}' does not exist (yet). drunc 0.10.x would "
@@ -540,6 +559,8 @@ class ProcessManagerServicer(pm_grpc.ProcessManagerServicer):
 
     def _virtual_log(self, process: _Process, count: int) -> list[str]:
         meta = process.meta
+        if not process.boot.process_description.process_logs_path:
+            return NO_LOG_PATH_OUTPUT[-count:]
         seconds = max(0, int(time.time() - process.started))
         total = 1 + min(seconds, 10_000)
         lines = []
@@ -632,7 +653,7 @@ class ProcessManagerServicer(pm_grpc.ProcessManagerServicer):
                 if process.status == RUNNING:
                     process.set_state(DEAD, self.random.choice(_CHURN_EXIT_CODES))
                     died.append(process)
-                else:
+                elif process.boot.process_description.process_logs_path:  # without one it cannot start
                     process.started = now
                     process.set_state(RUNNING, 0)
         for process in died:

@@ -142,6 +142,8 @@ def _boot_initial(pm, config: SimulatorConfig) -> None:
             metadata=pmp.ProcessMetadata(user="daq", session=config.session, name=name,
                                          tree_id=f"1.{segment + 1}.{app + 1}"),
             executable_and_arguments=[pmp.ProcessDescription.ExecAndArgs(exec="bash", args=["-c", f"'{script}'"])],
+            # drunc's OKS boot names logs so; without a path drunc's chain fails and the process dies at once
+            process_logs_path=str(pm.log_dir / f"log_daq_{config.session}_{name}.log"),
         )
         boot = pmp.BootRequest(process_description=description,
                                process_restriction=pmp.ProcessRestriction(allowed_hosts=["localhost"]))

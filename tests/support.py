@@ -19,6 +19,8 @@ def make_settings(tmp_path, **overrides) -> settings_module.Settings:
         database_url=f"sqlite:///{tmp_path / 'app.sqlite3'}",
         data_dir=tmp_path,
         log_level="WARNING",
+        boot_log_dir=str(tmp_path / "boot-logs"),  # derived log paths of booted processes stay in the test's dir
+        boot_default_user="daq",  # the DAQ account processes run as, unlike any web user's name
     )
     return base.with_overrides(**overrides)
 

@@ -2,7 +2,10 @@
 
 Pure functions, no Dash. The form and the file share the field rules:
 
-- name, session, executable: required; user: the logged-in user when left blank;
+- name, session, executable: required; user: BOOT_DEFAULT_USER when left blank (the Unix account on the DAQ
+  host that runs the process over ssh, not the web user);
+- log path: derived from BOOT_LOG_DIR and BOOT_LOG_PATTERN when left blank (drunc has no default: a process
+  booted without one dies at once), one time for every process of one boot;
 - arguments: split like a shell (shlex). drunc joins `exec args...` unquoted and hands the line to a shell,
   so each argument is re-quoted (shlex.quote) on the way out: what the operator typed is what the process
   gets, literally (no $VARIABLE expansion in arguments: use the environment, or `bash -c '...'`);
@@ -22,7 +25,10 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from dataclasses import replace as field_replace
+from datetime import UTC, datetime
 
+from drunc_client import log_paths
 from drunc_client.errors import BackendUnavailable, DruncError, DruncFlagError, InvalidArguments
 from drunc_client.process_manager import BootSpec
 from viewmodels.text import clip
@@ -56,6 +62,44 @@ _TREE_ID = re.compile(r"^\d+\.\d+\.\d+$")
 _HOST = re.compile(r"^[A-Za-z0-9._:%\[\]-]+$")
 _HOST_SPLIT = re.compile(r"[,\s]+")
 _EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Exception|Error): ")
+
+
+@dataclass(frozen=True)
+class BootDefaults:
+    """What a blank field becomes: the process user, and the log path derived from a directory and a pattern."""
+
+    user: str
+    log_dir: str = log_paths.DEFAULT_LOG_DIR
+    log_pattern: str = log_paths.DEFAULT_LOG_PATTERN
+    now: datetime | None = None  # the {time} of the log paths; one value for every process of one boot
+
+    @classmethod
+    def from_settings(cls, settings, now: datetime | None = None) -> BootDefaults:
+        return cls(settings.boot_default_user, settings.boot_log_dir, settings.boot_log_pattern,
+                   now or datetime.now(UTC))
+
+    @classmethod
+    def of(cls, defaults: BootDefaults | str) -> BootDefaults:
+        """A bare user name means the default log directory and pattern, with the time of the call."""
+        if isinstance(defaults, BootDefaults):
+            return defaults if defaults.now else field_replace(defaults, now=datetime.now(UTC))
+        return cls(str(defaults or ""), now=datetime.now(UTC))
+
+    def log_path(self, *, session: str, name: str, user: str) -> str:
+        try:
+            return log_paths.derive_log_path(self.log_pattern, self.log_dir, session=session, name=name, user=user,
+                                             when=self.now)
+        except log_paths.LogPathError as exc:
+            raise FieldError(f"Cannot derive a log path ({exc}): give one.") from None
+
+    @property
+    def log_hint(self) -> str:
+        """The pattern as an operator reads it: /tmp/log_<user>_<session>_<name>_<time>.log."""
+        try:
+            directory = log_paths.check_directory(self.log_dir).rstrip("/")
+        except log_paths.LogPathError:
+            directory = self.log_dir
+        return self.log_pattern.replace("{dir}", directory).replace("{", "<").replace("}", ">")
 
 
 class FieldError(ValueError):
@@ -225,8 +269,21 @@ def _validated(spec: BootSpec, errors: dict[str, str]) -> BootSpec | None:
     return spec
 
 
-def parse_boot_form(values: Mapping[str, str | None], default_user: str = "") -> tuple[BootSpec | None, dict]:
-    """The form's raw strings → (BootSpec, {}) or (None, {field: message}). A blank user is `default_user`."""
+def _derive_log_path(parsed: dict, errors: dict[str, str], defaults: BootDefaults) -> None:
+    """A blank log path becomes the derived one, once name, session and user are known good."""
+    if parsed.get("log_path") or "log_path" in errors or not all(k in parsed for k in ("name", "session", "user")):
+        return
+    try:
+        parsed["log_path"] = defaults.log_path(session=parsed["session"], name=parsed["name"], user=parsed["user"])
+    except FieldError as exc:
+        errors["log_path"] = str(exc)
+
+
+def parse_boot_form(values: Mapping[str, str | None],
+                    defaults: BootDefaults | str = "") -> tuple[BootSpec | None, dict]:
+    """The form's raw strings → (BootSpec, {}) or (None, {field: message}). Blank user and log path come from
+    `defaults` (a bare string is the default user, with the default log directory and pattern)."""
+    defaults = BootDefaults.of(defaults)
 
     def text(key: str) -> str:
         value = values.get(key)
@@ -237,7 +294,7 @@ def parse_boot_form(values: Mapping[str, str | None], default_user: str = "") ->
     parsers = {
         "name": parse_name,
         "session": parse_word,
-        "user": lambda t: parse_word(t, required=False) or parse_word(default_user),
+        "user": lambda t: parse_word(t, required=False) or parse_word(defaults.user),
         "executable": parse_executable,
         "arguments": lambda t: wire_arguments(split_arguments(t)),
         "environment": parse_environment,
@@ -251,6 +308,7 @@ def parse_boot_form(values: Mapping[str, str | None], default_user: str = "") ->
             parsed[key] = parse(text(key))
         except FieldError as exc:
             errors[key] = str(exc)
+    _derive_log_path(parsed, errors, defaults)
     if errors:
         return None, errors
     spec = _validated(BootSpec(**parsed), errors)
@@ -275,6 +333,7 @@ class BootEntry:
     command: str
     spec: BootSpec | None
     errors: dict[str, str] = field(default_factory=dict)
+    log_path: str = ""  # given, or derived when the entry had none
 
     @property
     def ok(self) -> bool:
@@ -310,11 +369,13 @@ def upload_digest(contents) -> str | None:
     return hashlib.sha256(contents.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def parse_boot_file(content: bytes, default_user: str) -> list[BootEntry]:
+def parse_boot_file(content: bytes, defaults: BootDefaults | str) -> list[BootEntry]:
     """Every process of the file, valid or not (BootFileError when the file as a whole is unusable).
 
-    The file is a list of objects, or {"processes": [...]}; each object has the keys in FILE_KEYS.
+    The file is a list of objects, or {"processes": [...]}; each object has the keys in FILE_KEYS. A missing
+    user or log path comes from `defaults`, with one time for the whole file.
     """
+    defaults = BootDefaults.of(defaults)
     if len(content) > MAX_FILE_BYTES:
         raise BootFileError(_too_big(len(content)))
     try:
@@ -331,7 +392,7 @@ def parse_boot_file(content: bytes, default_user: str) -> list[BootEntry]:
     except RecursionError:
         raise BootFileError("Not usable JSON: it is nested too deeply.") from None
     processes = _process_list(data)
-    return [parse_entry(i, item, default_user) for i, item in enumerate(processes, start=1)]
+    return [parse_entry(i, item, defaults) for i, item in enumerate(processes, start=1)]
 
 
 def _process_list(data) -> list:
@@ -355,8 +416,9 @@ def _process_list(data) -> list:
     return data
 
 
-def parse_entry(index: int, item, default_user: str) -> BootEntry:
+def parse_entry(index: int, item, defaults: BootDefaults | str) -> BootEntry:
     """One object of the file → a BootEntry (its errors keyed by field, or ENTRY for the object as a whole)."""
+    defaults = BootDefaults.of(defaults)
     if not isinstance(item, dict):
         return BootEntry(index, "", "", "", (), "", None,
                          {ENTRY: f"Must be an object with the process fields, not {_json_type(item)}."})
@@ -404,7 +466,7 @@ def parse_entry(index: int, item, default_user: str) -> BootEntry:
     parsers = {
         "name": lambda: parse_name(string("name")),
         "session": lambda: parse_word(string("session")),
-        "user": lambda: parse_word(string("user"), required=False) or parse_word(default_user),
+        "user": lambda: parse_word(string("user"), required=False) or parse_word(defaults.user),
         "executable": lambda: parse_executable(string("executable")),
         "arguments": arguments,
         "environment": environment,
@@ -419,6 +481,7 @@ def parse_entry(index: int, item, default_user: str) -> BootEntry:
             parsed[key] = parse()
         except FieldError as exc:
             errors[key] = str(exc)
+    _derive_log_path(parsed, errors, defaults)
     spec = None if errors else _validated(BootSpec(**parsed), errors)
 
     def shown(key: str) -> str:
@@ -430,7 +493,7 @@ def parse_entry(index: int, item, default_user: str) -> BootEntry:
     shown_hosts = parsed.get("allowed_hosts") or ()
     command = " ".join([shown("executable"), *parsed.get("arguments", ())]).strip()
     return BootEntry(index, shown("name"), shown("session"), shown("user"), tuple(shown_hosts),
-                     clip(command, COMMAND_CLIP), spec, errors)
+                     clip(command, COMMAND_CLIP), spec, errors, log_path=shown("log_path"))
 
 
 # ------------------------------------------------------------------------------------------------ results

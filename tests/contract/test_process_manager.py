@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import pytest
@@ -27,6 +29,12 @@ from simulator.process_manager import ProcessManagerServicer
 
 USER = "alice"
 SESSION = "pm-test"
+LOG_ROOT = Path("/nonexistent")  # the test's own log directory, set by _log_root: drunc has no default log path
+
+
+@pytest.fixture(autouse=True)
+def _log_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "LOG_ROOT", tmp_path / "pm-logs")
 
 
 class KafkaRecordingBroadcaster(RecordingBroadcaster):
@@ -82,7 +90,7 @@ def stub(pm_env):
 
 def spec(name: str, *arguments: str, executable: str = "sleep", **overrides) -> BootSpec:
     fields = {"name": name, "user": USER, "session": SESSION, "executable": executable,
-              "arguments": arguments or ("30",)}
+              "arguments": arguments or ("30",), "log_path": str(LOG_ROOT / f"log_{USER}_{SESSION}_{name}.log")}
     fields.update(overrides)
     return BootSpec(**fields)
 
@@ -127,14 +135,17 @@ def unpack(response, cls):
     return message
 
 
-def raw_boot(stub, name: str, user: str, session: str | None, hosts=("localhost",), seconds: str = "30"):
+def raw_boot(stub, name: str, user: str, session: str | None, hosts=("localhost",), seconds: str = "30",
+             log_path: str | None = None):
+    """A BootRequest as any client may send it, bypassing BootSpec.validate()."""
     metadata = pm.ProcessMetadata(user=user, name=name)
     if session is not None:
         metadata.session = session
     request = pm.BootRequest(
         process_description=pm.ProcessDescription(
             metadata=metadata, executable_and_arguments=[pm.ProcessDescription.ExecAndArgs(exec="sleep",
-                                                                                          args=[seconds])]),
+                                                                                          args=[seconds])],
+            process_logs_path=str(LOG_ROOT / f"raw_{name}.log") if log_path is None else log_path),
         process_restriction=pm.ProcessRestriction(allowed_hosts=list(hosts)))
     return stub.boot(make_request(USER, request), timeout=5)
 
@@ -216,6 +227,38 @@ def test_boot_environment_working_directory_and_log_path(pm_env, tmp_path):
     assert log.is_file()
 
 
+def test_boot_without_a_log_path_answers_running_then_dies_with_exit_code_2_as_drunc(pm_env, stub):
+    """drunc 0.10.5 runs `{ chain ; } &> ` with an empty path: bash's syntax error, exit 2, right after RUNNING."""
+    _, client, broadcaster = pm_env
+    response = raw_boot(stub, "no-log-path", USER, SESSION, log_path="")
+    assert response.flag == rr.EXECUTED_SUCCESSFULLY
+    booted = unpack(response, pm.ProcessInstance)
+    assert booted.status_code == pm.ProcessInstance.RUNNING
+    assert booted.process_description.process_logs_path == ""  # no default filled in: drunc has none
+    dead = wait_dead(client, booted.uuid.uuid)
+    assert dead.return_code == 2 and dead.log_path == ""
+    lines = client.logs(dead.uuid)
+    assert any("syntax error near unexpected token `newline'" in line for line in lines), lines
+    assert not any(line.startswith("SSHPM: Starting process") for line in lines)  # the chain never ran
+    assert wait_until(lambda: any(t.endswith("exit code 2") and "no-log-path" in t
+                                  for t in texts(broadcaster, broadcast_pb2.SUBPROCESS_STATUS_UPDATE)))
+    assert client.restart(dead.uuid).status == "RUNNING"  # the stored request fails the same way again
+    assert wait_dead(client, dead.uuid).return_code == 2
+
+
+def test_virtual_boot_without_a_log_path_dies_with_exit_code_2(serve):
+    servicer, address, broadcaster = serve(virtual=True, seed=1)
+    client = ProcessManagerClient(address, USER, timeout=5)
+    response = raw_boot(pm_grpc.ProcessManagerStub(grpc.insecure_channel(address)), "v-no-log", USER, SESSION,
+                        log_path="")
+    booted = unpack(response, pm.ProcessInstance)
+    assert booted.status_code == pm.ProcessInstance.RUNNING
+    [listed] = client.ps(uuids=[booted.uuid.uuid])
+    assert (listed.status, listed.return_code) == ("DEAD", 2)
+    assert "syntax error near unexpected token `newline'" in client.logs(listed.uuid)[-1]
+    assert texts(broadcaster, broadcast_pb2.SUBPROCESS_STATUS_UPDATE)[-1].endswith("exit code 2")
+
+
 def test_boot_refuses_an_empty_host_list(stub):
     response = stub.boot(make_request(USER, pm.BootRequest(process_description=pm.ProcessDescription(
         metadata=pm.ProcessMetadata(user=USER, session=SESSION, name="x")))), timeout=5)
@@ -244,6 +287,9 @@ def test_boot_refuses_a_host_that_is_not_this_machine(pm_env):
     ({"environment": {"OK": "two\nlines"}}, "single-line"),
     ({"tree_id": "5"}, "three dot-separated integers"),
     ({"arguments": "not-a-tuple"}, "sequence of strings"),
+    ({"log_path": ""}, "log_path must not be empty: drunc has no default"),
+    ({"log_path": "  "}, "log_path must not be empty"),
+    ({"log_path": "/tmp/a b.log"}, "log_path .* must not contain spaces"),
 ])
 def test_boot_spec_validation_is_client_side(pm_env, changes, message):
     _, client, broadcaster = pm_env

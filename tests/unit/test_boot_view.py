@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,7 @@ from viewmodels.boot import (
     FORM,
     MAX_FILE_BYTES,
     MAX_PROCESSES,
+    BootDefaults,
     BootFileError,
     BootResult,
     FieldError,
@@ -51,7 +53,7 @@ GOOD = {
 
 
 def form(**changes):
-    return parse_boot_form({**GOOD, **changes}, default_user="expert")
+    return parse_boot_form({**GOOD, **changes}, defaults="expert")
 
 
 def error_of(key, value):
@@ -84,15 +86,20 @@ def test_the_user_defaults_to_the_logged_in_user_and_can_be_changed():
     assert form(user="  ")[0].user == "expert"
     assert form(user=None)[0].user == "expert"
     assert form(user="daq")[0].user == "daq"
-    assert parse_boot_form({**GOOD, "user": ""}, default_user="")[1] == {"user": "Required."}
+    assert parse_boot_form({**GOOD, "user": ""}, defaults="")[1] == {"user": "Required."}
+
+
+WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+DAQ = BootDefaults("np04daq", "/var/log/daq", "{dir}/log_{user}_{session}_{name}_{time}.log", now=WHEN)
 
 
 def test_optional_fields_may_be_blank_or_missing():
     spec, errors = parse_boot_form({"name": "n", "session": "s", "executable": "sleep", "allowed_hosts": "localhost"},
-                                   default_user="u")
+                                   defaults=DAQ)
     assert errors == {}
-    assert (spec.arguments, spec.environment, spec.working_directory, spec.log_path, spec.tree_id) == ((), {}, "", "",
-                                                                                                      "")
+    assert (spec.arguments, spec.environment, spec.working_directory, spec.tree_id) == ((), {}, "", "")
+    assert spec.user == "np04daq"  # BOOT_DEFAULT_USER, not the web user
+    assert spec.log_path == "/var/log/daq/log_np04daq_s_n_20250102T030405Z.log"  # drunc has no default: derived
 
 
 @pytest.mark.parametrize(
@@ -210,10 +217,12 @@ def test_hosts_split_on_commas_and_spaces_without_duplicates():
         ({"environment": {"1A": "x"}}, "environment"),
         ({"environment": {"A": "x\ny"}}, "environment"),
         ({"tree_id": "x"}, "tree_id"),
+        ({"log_path": ""}, "log_path"),
+        ({"log_path": "/a b"}, "log_path"),
     ],
 )
 def test_every_message_of_bootspec_validate_maps_to_its_field(changes, field):
-    base = {"name": "n", "user": "u", "session": "s", "executable": "e"}
+    base = {"name": "n", "user": "u", "session": "s", "executable": "e", "log_path": "/l"}
     spec = BootSpec(**{**base, **changes})
     with pytest.raises(InvalidArguments) as info:
         spec.validate()
@@ -235,12 +244,14 @@ PROCESS = {"name": "sleeper", "session": "test", "executable": "sleep", "argumen
 
 
 def test_a_list_of_processes():
-    [entry] = parse_boot_file(as_file([PROCESS]), "expert")
+    [entry] = parse_boot_file(as_file([PROCESS]), DAQ)
     assert entry.ok and entry.status == "OK"
     assert (entry.index, entry.name, entry.session, entry.user, entry.hosts, entry.command) == (
-        1, "sleeper", "test", "expert", ("localhost",), "sleep 30")
-    assert entry.spec == BootSpec(name="sleeper", user="expert", session="test", executable="sleep",
-                                  arguments=("30",), allowed_hosts=("localhost",))
+        1, "sleeper", "test", "np04daq", ("localhost",), "sleep 30")
+    log = "/var/log/daq/log_np04daq_test_sleeper_20250102T030405Z.log"
+    assert entry.log_path == log  # the preview shows the derived path
+    assert entry.spec == BootSpec(name="sleeper", user="np04daq", session="test", executable="sleep",
+                                  arguments=("30",), allowed_hosts=("localhost",), log_path=log)
 
 
 def test_an_object_with_processes_and_every_field():

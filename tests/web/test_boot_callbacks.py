@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
+from pathlib import Path
 
 import pytest
 from dash_calls import post, server_callbacks
 from support import csrf_token
 
 from components import boot_form as ui
+from pages.context import PageContext
 from viewmodels.boot import FIELDS
 
 FORM_VALUES = {
@@ -83,7 +87,14 @@ def test_an_expert_boots_from_the_form(sim_app, sim_services, expert, monkeypatc
     monkeypatch.setattr(sim_services.process_feed, "poke", lambda: pokes.append(1))
     body = submit_form(sim_app, expert)
     [booted] = [p for p in sim_services.drunc.process_manager("t").ps() if p.name == "boot-test"]
-    assert (booted.user, booted.session, booted.tree_id, booted.status) == ("expert", "test", "1.2.3", "RUNNING")
+    # blank user: BOOT_DEFAULT_USER (the DAQ account), not the web user "expert"
+    assert (booted.user, booted.session, booted.tree_id, booted.status) == ("daq", "test", "1.2.3", "RUNNING")
+    # blank log path: derived (drunc has no default; without one the process would be DEAD, exit 2)
+    log_dir = sim_services.settings.boot_log_dir
+    assert re.fullmatch(re.escape(log_dir) + r"/log_daq_test_boot-test_\d{8}T\d{6}Z\.log", booted.log_path)
+    time.sleep(0.3)
+    [still] = sim_services.drunc.process_manager("t").ps(uuids=[booted.uuid])
+    assert still.status == "RUNNING" and Path(booted.log_path).is_file()
     assert booted.executable == "bash -c 'while true; do echo hi; sleep 1; done'"
     assert pokes == [1]
     response = body["response"]
@@ -95,7 +106,42 @@ def test_an_expert_boots_from_the_form(sim_app, sim_services, expert, monkeypatc
     [event] = sim_services.audit.query(action="process.boot")
     assert (event.username, event.target, event.outcome) == ("expert", "boot-test", "ok")
     assert event.arguments["executable"] == "bash" and event.arguments["environment"] == {"LEVEL": "2"}
-    assert event.arguments["allowed_hosts"] == ["localhost"] and event.arguments["user"] == "expert"
+    assert event.arguments["allowed_hosts"] == ["localhost"] and event.arguments["user"] == "daq"
+    assert event.arguments["log_path"] == booted.log_path and booted.log_path in toasts
+
+
+def test_a_given_user_and_log_path_are_sent_as_typed(sim_app, sim_services, expert, tmp_path):
+    log = tmp_path / "mine" / "given.log"
+    submit_form(sim_app, expert, name="given-log", user="np04daq", log_path=str(log))
+    [booted] = [p for p in sim_services.drunc.process_manager("t").ps() if p.name == "given-log"]
+    assert (booted.user, booted.log_path) == ("np04daq", str(log))
+
+
+def test_the_form_explains_the_user_and_prefills_the_configured_daq_account(sim_settings):
+    settings = sim_settings.with_overrides(boot_default_user="np04daq", boot_log_dir="/data/logs")
+    modal = ui.boot_modal(PageContext("expert", frozenset({"process.boot"}), settings=settings))
+    tree = json.loads(json.dumps(modal.to_plotly_json(), default=lambda o: o.to_plotly_json()))
+    text = json.dumps(tree)
+    assert "the unix account on the daq host that runs the process (ssh)" in text.lower()
+    assert "np04daq (BOOT_DEFAULT_USER)" in text
+    assert "/data/logs/log_<user>_<session>_<name>_<time>.log" in text
+    assert "process manager's default" not in text  # drunc has none
+    fields = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if props.get("id") in ui.FIELD_IDS.values():
+                fields[props["id"]] = props.get("value")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    assert fields[ui.FIELD_IDS["user"]] == "np04daq"  # not the web user's name
+    assert fields[ui.FIELD_IDS["log_path"]] == ""
 
 
 def test_an_invalid_value_shows_under_its_field_and_boots_nothing(sim_app, sim_services, expert):
@@ -142,7 +188,7 @@ def test_a_drunc_refusal_is_a_danger_toast_with_the_flag(sim_app, sim_services, 
 
 FILE = {"processes": [
     {"name": "file-a", "session": "test", "executable": "sleep", "arguments": ["30"], "tree_id": "1.3.1"},
-    {"name": "file-b", "session": "test", "user": "daq", "executable": "bash",
+    {"name": "file-b", "session": "test", "user": "np04daq", "executable": "bash",
      "arguments": "-c 'while true; do echo hi; sleep 1; done'", "environment": {"X": "1"},
      "allowed_hosts": ["127.0.0.1"]},
 ]}
@@ -152,7 +198,9 @@ def test_a_file_is_previewed_then_booted(sim_app, sim_services, expert):
     contents = data_url(FILE)
     shown = preview(sim_app, expert, contents)["response"]
     table = json.dumps(shown[ui.PREVIEW])
-    assert "file-a" in table and "file-b" in table and "daq" in table and "127.0.0.1" in table and "OK" in table
+    assert "file-a" in table and "file-b" in table and "np04daq" in table and "127.0.0.1" in table and "OK" in table
+    log_dir = sim_services.settings.boot_log_dir
+    assert re.search(re.escape(log_dir) + r"/log_daq_test_file-a_\d{8}T\d{6}Z\.log", table), "derived, shown"
     assert shown[ui.FILE_SUBMIT] == {"children": "Boot 2 processes", "disabled": False}
     assert "all valid" in json.dumps(shown[ui.FILE_STATUS])
     assert not {"file-a", "file-b"} & set(_names(sim_services)), "a preview boots nothing"
@@ -160,7 +208,9 @@ def test_a_file_is_previewed_then_booted(sim_app, sim_services, expert):
 
     body = boot_file(sim_app, expert, contents, digest)
     ps = {p.name: p for p in sim_services.drunc.process_manager("t").ps()}
-    assert ps["file-a"].status == "RUNNING" and ps["file-b"].user == "daq"
+    assert ps["file-a"].status == "RUNNING" and ps["file-b"].user == "np04daq" and ps["file-a"].user == "daq"
+    assert ps["file-a"].log_path.startswith(log_dir + "/log_daq_test_file-a_")
+    assert ps["file-b"].log_path.startswith(log_dir + "/log_np04daq_test_file-b_")
     assert body["response"] == {ui.MODAL: {"is_open": False}, ui.UPLOAD: {"contents": None}}
     toasts = _toasts(body)
     assert "Booted file-a" in toasts and "Booted file-b" in toasts and ps["file-b"].uuid in toasts
