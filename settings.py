@@ -51,8 +51,13 @@ class Settings:
     log_level: str = "INFO"
     drunc_timeout: float = 5.0
     fsm_timeout: float = 120.0
-    # child controller name -> address, for walking the tree below the root (a connectivity service's job)
+    # child controller name -> address, for walking the tree below the root (an override of the connectivity
+    # service's answer, for set-ups without one)
     controller_addresses: tuple[tuple[str, str], ...] = ()
+    # the DUNE-DAQ connectivity service, where controllers register themselves ("" = not used), and the
+    # session whose controllers the UI shows by default (drunc_ui's names and default session)
+    csc_url: str = ""
+    csc_session: str = "local-1x1-config"
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -103,6 +108,25 @@ def _address(name: str, raw: str) -> str:
         value = value.removeprefix(prefix)
     if not _ADDRESS.match(value):
         raise SettingsError(f"{name} must look like host:port, got {raw!r}")
+    return value
+
+
+_SESSION = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+
+
+def _csc_url(raw: str) -> str:
+    """host:port or http(s)://host:port, kept as a base URL (drunc adds http:// when there is no scheme)."""
+    value = raw.strip().rstrip("/")
+    scheme = "https://" if value.startswith("https://") else "http://"
+    if not _ADDRESS.match(value.removeprefix(scheme)):
+        raise SettingsError(f"CSC_URL must look like host:port or http://host:port, got {raw!r}")
+    return scheme + value.removeprefix(scheme)
+
+
+def session_name(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not _SESSION.match(value):
+        raise SettingsError(f"{name} must be a drunc session name (letters, digits, '.', '_', '-'), got {raw!r}")
     return value
 
 
@@ -235,6 +259,10 @@ def from_env(
         values["fsm_timeout"] = _float("DRUNC_FSM_TIMEOUT_SECS", env["DRUNC_FSM_TIMEOUT_SECS"])
     if env.get("CONTROLLER_ADDRESSES"):
         values["controller_addresses"] = _controller_addresses(env["CONTROLLER_ADDRESSES"])
+    if env.get("CSC_URL"):
+        values["csc_url"] = _csc_url(env["CSC_URL"])
+    if env.get("CSC_SESSION"):
+        values["csc_session"] = session_name("CSC_SESSION", env["CSC_SESSION"])
     if env.get("LOG_LEVEL"):
         level = env["LOG_LEVEL"].upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
