@@ -260,17 +260,19 @@ class ControllerPublisher:
         self._thread = threading.Thread(target=self._run, name=f"publish-{name}", daemon=True)
 
     def start(self) -> ControllerPublisher:
+        self._publish()  # registered once start() returns: a client resolving right after finds it
         self._thread.start()
         return self
 
+    def _publish(self) -> None:
+        try:
+            self.client.publish(self.session, [self.connection])
+        except DruncError as exc:  # the service may come later or come back: keep trying
+            log.debug("publishing %s failed: %s", self.connection.uid, exc)
+
     def _run(self) -> None:
-        while True:
-            try:
-                self.client.publish(self.session, [self.connection])
-            except DruncError as exc:  # the service may come later or come back: keep trying
-                log.debug("publishing %s failed: %s", self.connection.uid, exc)
-            if self._stop.wait(self.period):
-                return
+        while not self._stop.wait(self.period):
+            self._publish()
 
     def stop(self) -> None:
         self._stop.set()
