@@ -141,15 +141,15 @@ def _with_embedded_backends(settings: Settings) -> Settings:
     """The demo starts the drunc simulator unless a drunc address was given in the environment."""
     import os
 
-    if any(os.environ.get(v) for v in ("PROCESS_MANAGER_URL", "CONTROLLER_URL", "SESSION_MANAGER_URL")):
+    if any(os.environ.get(v) for v in ("PROCESS_MANAGER_URL", "CONTROLLER_URL", "SESSION_MANAGER_URL", "CSC_URL")):
         return settings
     import demo
 
     kafka = os.environ.get("KAFKA_ADDRESS") or demo.start_broker()
     _, addresses = demo.start_simulator(kafka=kafka)
-    children = demo.controller_children(addresses)
-    print(f"drunc simulator: process manager {addresses['process_manager']}, root controller "
-          f"{addresses['controller']}, session manager {addresses['session_manager']}", flush=True)
+    print(f"drunc simulator: process manager {addresses['process_manager']}, session manager "
+          f"{addresses['session_manager']}, controllers of session {addresses['session']} registered in the "
+          f"connectivity service http://{addresses['connectivity']}", flush=True)
     if kafka:
         demo.start_consumer({**os.environ, "KAFKA_ADDRESS": kafka, "DATABASE_URL": settings.database_url,
                              "DATA_DIR": str(settings.data_dir)}, demo.DEMO_CONSUMER_OPTIONS)
@@ -161,9 +161,9 @@ def _with_embedded_backends(settings: Settings) -> Settings:
                        "DATA_DIR": str(settings.data_dir.resolve())})
     return settings.with_overrides(
         process_manager_url=addresses["process_manager"],
-        controller_url=addresses["controller"],
         session_manager_url=addresses["session_manager"],
-        controller_addresses=tuple(children.items()),
+        csc_url=f"http://{addresses['connectivity']}",
+        csc_session=addresses["session"],
     )
 
 

@@ -52,7 +52,8 @@ def start_simulator(extra_args: list[str] | None = None, kafka: str | None = Non
     """Start `python -m simulator` on free ports; return the process and its addresses from the READY line."""
     kafka_args = ["--kafka", kafka, "--ers-period", "15"] if kafka else ["--kafka", "none"]
     args = [sys.executable, "-m", "simulator", *kafka_args, "--pm-port", "0", "--controller-port", "0",
-            "--session-manager-port", "0", "--processes", "6", "--tree", "2x3", "--transition-seconds", "1.0",
+            "--session-manager-port", "0", "--connectivity-port", "0",
+            "--processes", "6", "--tree", "2x3", "--transition-seconds", "1.0",
             "--exit-with-parent", str(os.getpid()), *(extra_args or [])]
     # SIGTERM, not SIGKILL: the simulator then stops the processes it booted.
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

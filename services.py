@@ -37,6 +37,8 @@ class Services:
             timeout=settings.drunc_timeout,
             fsm_timeout=settings.fsm_timeout,
             controller_addresses=dict(settings.controller_addresses),
+            csc_url=settings.csc_url,
+            csc_session=settings.csc_session,
         )
         feed = ProcessFeed(settings.data_dir / "cache", drunc, timeout=settings.drunc_timeout)
         policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),

@@ -60,7 +60,8 @@ class Settings:
     log_level: str = "INFO"
     drunc_timeout: float = 5.0
     fsm_timeout: float = 120.0
-    # child controller name -> address, for walking the tree below the root (a connectivity service's job)
+    # child controller name -> address, for walking the tree below the root (an override of the connectivity
+    # service's answer, for set-ups without one)
     controller_addresses: tuple[tuple[str, str], ...] = ()
     # Boot: drunc has no default log path (a process booted without one dies at once), so a blank log path
     # is derived from this directory and pattern (see drunc_client/log_paths.py).
@@ -71,6 +72,10 @@ class Settings:
     # the account running the web server: it exists, and a deployment usually runs the UI and drunc as its DAQ
     # account; set BOOT_DEFAULT_USER (e.g. np04daq) when it does not.
     boot_default_user: str = field(default_factory=lambda: _server_user() or "daq")
+    # the DUNE-DAQ connectivity service, where controllers register themselves ("" = not used), and the
+    # session whose controllers the UI shows by default (drunc_ui's names and default session)
+    csc_url: str = ""
+    csc_session: str = "local-1x1-config"
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -121,6 +126,25 @@ def _address(name: str, raw: str) -> str:
         value = value.removeprefix(prefix)
     if not _ADDRESS.match(value):
         raise SettingsError(f"{name} must look like host:port, got {raw!r}")
+    return value
+
+
+_SESSION = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+
+
+def _csc_url(raw: str) -> str:
+    """host:port or http(s)://host:port, kept as a base URL (drunc adds http:// when there is no scheme)."""
+    value = raw.strip().rstrip("/")
+    scheme = "https://" if value.startswith("https://") else "http://"
+    if not _ADDRESS.match(value.removeprefix(scheme)):
+        raise SettingsError(f"CSC_URL must look like host:port or http://host:port, got {raw!r}")
+    return scheme + value.removeprefix(scheme)
+
+
+def session_name(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not _SESSION.match(value):
+        raise SettingsError(f"{name} must be a drunc session name (letters, digits, '.', '_', '-'), got {raw!r}")
     return value
 
 
@@ -285,6 +309,10 @@ def from_env(
         values["boot_log_pattern"] = _log_setting("BOOT_LOG_PATTERN", check_pattern, env["BOOT_LOG_PATTERN"])
     if env.get("BOOT_DEFAULT_USER"):
         values["boot_default_user"] = _boot_user(env["BOOT_DEFAULT_USER"])
+    if env.get("CSC_URL"):
+        values["csc_url"] = _csc_url(env["CSC_URL"])
+    if env.get("CSC_SESSION"):
+        values["csc_session"] = session_name("CSC_SESSION", env["CSC_SESSION"])
     if env.get("LOG_LEVEL"):
         level = env["LOG_LEVEL"].upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

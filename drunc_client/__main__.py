@@ -1,5 +1,7 @@
-"""python -m drunc_client: a small operator CLI over the client layer (ps, boot, kill, restart, flush, logs,
-status, fsm). Addresses default to PROCESS_MANAGER_URL / CONTROLLER_URL; errors are one line, never a trace."""
+"""python -m drunc_client: an operator CLI over the client layer (ps, boot, kill, restart, flush, terminate, logs,
+describe, status, fsm, sequence, who, take-control, surrender, include, exclude). Addresses default to
+PROCESS_MANAGER_URL / SESSION_MANAGER_URL; controllers are found through the connectivity service (CSC_URL,
+--session) unless CONTROLLER_URL / --controller names the root. Errors are one line, never a trace."""
 
 from __future__ import annotations
 
@@ -75,11 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m drunc_client", description=__doc__)
     parser.add_argument("--pm", default=os.environ.get("PROCESS_MANAGER_URL", "localhost:10054"),
                         help="process manager address (default $PROCESS_MANAGER_URL or localhost:10054)")
-    parser.add_argument("--controller", default=os.environ.get("CONTROLLER_URL", "localhost:3333"),
-                        help="root controller address (default $CONTROLLER_URL or localhost:3333)")
+    parser.add_argument("--controller", default=os.environ.get("CONTROLLER_URL", ""),
+                        help="root controller address, overriding the connectivity service (default $CONTROLLER_URL;"
+                        " localhost:3333 when neither it nor --csc is set)")
     parser.add_argument("--controllers", default=os.environ.get("CONTROLLER_ADDRESSES", ""),
                         metavar="NAME@ADDR,...",
                         help="child controller addresses for walking the tree (default $CONTROLLER_ADDRESSES)")
+    parser.add_argument("--sm", default=os.environ.get("SESSION_MANAGER_URL", "localhost:50000"),
+                        help="session manager address (default $SESSION_MANAGER_URL or localhost:50000)")
+    parser.add_argument("--csc", default=os.environ.get("CSC_URL", ""), metavar="HOST:PORT",
+                        help="connectivity service where controllers register (default $CSC_URL)")
+    parser.add_argument("--session", dest="csc_session", default=None, metavar="SESSION",
+                        help="find this session's controllers through the connectivity service "
+                        "(default $CSC_SESSION or local-1x1-config; needs --csc)")
     parser.add_argument("--user", default=getpass.getuser(), help="user name sent in the drunc token")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline per call in seconds (default 5)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,7 +132,33 @@ def build_parser() -> argparse.ArgumentParser:
     fsm.add_argument("transition", nargs="?")
     fsm.add_argument("arguments", nargs="*", help="NAME=VALUE")
     fsm.add_argument("--take-control", action="store_true", help="take control first")
+    _add_protocol_commands(sub)
     return parser
+
+
+def _add_protocol_commands(sub) -> None:
+    describe = sub.add_parser("describe", help="describe each service (or one): pm, controller, sm, connectivity")
+    describe.add_argument("service", nargs="?", default="all",
+                          choices=["all", "pm", "controller", "sm", "connectivity"])
+
+    terminate = sub.add_parser("terminate", help="kill EVERY process of the process manager (needs --yes)")
+    terminate.add_argument("--yes", action="store_true", help="confirm: every process is killed")
+
+    sequence = sub.add_parser("sequence", help="run a standard sequence: sequence start_run run_number=12")
+    sequence.add_argument("sequence", choices=["start_run", "stop_run", "shutdown"])
+    sequence.add_argument("arguments", nargs="*", help="NAME=VALUE")
+    sequence.add_argument("--take-control", action="store_true", help="take control first")
+
+    for name, text in (("who", "who is in control of a controller"),
+                       ("take-control", "become the actor of a controller and its descendants"),
+                       ("surrender", "give up control of a controller"),
+                       ("include", "include a controller and its descendants"),
+                       ("exclude", "exclude a controller and its descendants")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--node", default="", metavar="CONTROLLER",
+                       help="a child controller by name (default the root)")
+        if name in ("include", "exclude"):
+            p.add_argument("--take-control", action="store_true", help="take control first")
 
 
 def run(args) -> int:
@@ -174,6 +210,8 @@ def run(args) -> int:
             print(f"FAILED: {result.summary()}")
             return 1
         return 0
+    elif args.command in PROTOCOL_COMMANDS:
+        return PROTOCOL_COMMANDS[args.command](args)
     return 0
 
 
@@ -196,16 +234,182 @@ def _boot_log_path(args, user: str) -> str:
         raise DruncError(f"{exc}; give the log path with --log") from None
 
 
-def _controller(args):
+def _controller(args, node: str = ""):
+    """The root controller (or the child controller `node`): --controller when given without --session, else
+    resolved by session through the connectivity service, else localhost:3333."""
     from drunc_client.controller import ControllerClient
 
+    client = _backends(args).controller(args.user, timeout=args.timeout, session=_session(args))
+    if not node:
+        return client
+    address = client.child_addresses.get(node)
+    if address is None:
+        known = ", ".join(sorted(client.child_addresses)) or "none known"
+        raise DruncError(f"no address for controller {node!r} ({known}); give --controllers or --csc")
+    return ControllerClient(address, args.user, timeout=args.timeout, child_addresses=client.child_addresses)
+
+
+def _child_addresses(args) -> dict[str, str]:
     children = {}
     for item in (p.strip() for p in args.controllers.split(",") if p.strip()):
         name, sep, address = item.partition("@")
         if not sep or not name or not address:
             raise DruncError(f"--controllers entries look like name@host:port, got {item!r}")
         children[name] = address
-    return ControllerClient(args.controller, args.user, timeout=args.timeout, child_addresses=children)
+    return children
+
+
+def _session(args) -> str | None:
+    """The session to resolve through the connectivity service; None when the controller is given directly."""
+    if args.controller and args.csc_session is None:
+        return None
+    if not args.csc:
+        if args.csc_session is not None:
+            raise DruncError("--session needs the connectivity service: give --csc HOST:PORT or set CSC_URL")
+        return None
+    return args.csc_session or os.environ.get("CSC_SESSION") or "local-1x1-config"
+
+
+def _backends(args):
+    from drunc_client.backends import DruncBackends
+
+    session = _session(args)
+    return DruncBackends(
+        process_manager_url=args.pm, session_manager_url=args.sm, timeout=args.timeout,
+        controller_url="" if session else (args.controller or "localhost:3333"),
+        controller_addresses=_child_addresses(args),
+        csc_url=args.csc if session else "", csc_session=session or "local-1x1-config",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Protocol commands: describe, terminate, sequence, who, take-control, surrender, include, exclude
+
+
+def _describe_cmd(args) -> int:
+    from drunc_client.connectivity import ConnectivityClient
+    from drunc_client.process_manager import ProcessManagerClient
+    from drunc_client.session_manager import SessionManagerClient
+
+    def pm():
+        d = ProcessManagerClient(args.pm, args.user, timeout=args.timeout).describe()
+        kafka = f"  kafka {d.kafka_address} topic {d.topic}" if d.kafka_address else ""
+        return [f"process manager  {args.pm}  name {d.name}  session {d.session or '-'}{kafka}",
+                f"  commands: {', '.join(d.commands)}"]
+
+    def sm():
+        d = SessionManagerClient(args.sm, args.user, timeout=args.timeout).describe()
+        kafka = f"  kafka {d.kafka_address} topic {d.topic}" if d.kafka_address else ""
+        return [f"session manager  {args.sm}  name {d.name}  session {d.session or '-'}{kafka}",
+                f"  commands: {', '.join(d.commands)}"]
+
+    def controller():
+        client = _controller(args)
+        lines = [f"controller       {client.address}"]
+        for node in _described(client.describe()):
+            lines.append(node)
+        return lines
+
+    def connectivity():
+        session = _session(args)
+        if not session:
+            raise DruncError("no connectivity service: give --csc HOST:PORT or set CSC_URL")
+        found = ConnectivityClient(args.csc).controllers(session)
+        lines = [f"connectivity     {found.service}  session {session}: {len(found.controllers)} controller(s)"]
+        if found.root is None:
+            lines.append("  root-controller is not registered in the connectivity service")
+        lines += [f"  {name:<32} {address}" for name, address in sorted(found.controllers.items())]
+        return lines
+
+    services = {"pm": pm, "controller": controller, "sm": sm, "connectivity": connectivity}
+    if args.service != "all":
+        print("\n".join(services[args.service]()))
+        return 0
+    if not _session(args):
+        services.pop("connectivity")
+    code = 0
+    for name, describe in services.items():
+        try:
+            print("\n".join(describe()))
+        except DruncError as exc:
+            print(f"{name}: down: {exc}")
+            code = 1
+    return code
+
+
+def _described(description, depth: int = 1) -> list[str]:
+    if description.error:
+        what = f"error: {description.error}"
+    else:
+        session = f"  session {description.session}" if description.session else ""
+        what = f"{description.type or '?'}{session}  {len(description.commands)} commands"
+    lines = [f"{'  ' * depth}{description.name:<{max(8, 40 - 2 * depth)}} {what}"]
+    for child in description.children:
+        lines += _described(child, depth + 1)
+    return lines
+
+
+def _terminate_cmd(args) -> int:
+    from drunc_client.process_manager import ProcessManagerClient
+
+    if not args.yes:
+        raise DruncError(f"terminate kills every process of the process manager at {args.pm}: add --yes to confirm")
+    pm = ProcessManagerClient(args.pm, args.user, timeout=args.timeout)
+    print(table(_process_rows(pm.terminate()), PROCESS_COLUMNS))
+    return 0
+
+
+def _sequence_cmd(args) -> int:
+    controller = _controller(args)
+    if args.take_control:
+        controller.take_control()
+    values = {k: _fsm_value(v) for k, v in _key_values(args.arguments, "sequence arguments").items()}
+
+    def show(step):
+        if step.skipped:
+            print(f"{step.transition}: skipped (not offered in this state)")
+        elif step.error is None:
+            print(f"{step.transition}: ok")
+        else:
+            print(f"{step.transition}: FAILED  {step.error}")
+
+    steps = controller.run_sequence(args.sequence, values, on_step=show)
+    return 0 if all(step.ok for step in steps) else 1
+
+
+def _who_cmd(args) -> int:
+    actor = _controller(args, args.node).who_is_in_charge()
+    print(actor or "(nobody)")
+    return 0
+
+
+def _take_control_cmd(args) -> int:
+    result = _controller(args, args.node).take_control()
+    _print_result(result)
+    return 0 if result.ok else 1
+
+
+def _surrender_cmd(args) -> int:
+    controller = _controller(args, args.node)
+    controller.surrender_control()
+    print(f"surrendered control of {controller.address}")
+    return 0
+
+
+def _include_exclude_cmd(args) -> int:
+    controller = _controller(args, args.node)
+    if args.take_control:
+        controller.take_control()
+    result = controller.include() if args.command == "include" else controller.exclude()
+    _print_result(result)
+    return 0 if result.ok else 1
+
+
+PROTOCOL_COMMANDS = {
+    "describe": _describe_cmd, "terminate": _terminate_cmd, "sequence": _sequence_cmd, "who": _who_cmd,
+    "take-control": _take_control_cmd, "surrender": _surrender_cmd, "include": _include_exclude_cmd,
+    "exclude": _include_exclude_cmd,
+}
 
 
 def _print_result(result, depth: int = 0) -> None:

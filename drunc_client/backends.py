@@ -2,6 +2,10 @@
 
 Callbacks ask for a client per call (`backends.process_manager(user)`): clients are cheap (the channel is
 shared per address and process), and the token then always carries the logged-in web user's name.
+
+Controllers are found the way a real deployment finds them: through the connectivity service (`csc_url`),
+by session name, root and children with one query, resolved again at a modest period and at once after a
+controller was unreachable. `controller_url` and `controller_addresses` override it for set-ups without one.
 """
 
 from __future__ import annotations
@@ -10,10 +14,37 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from drunc_client.errors import DruncError
+from drunc_client.connectivity import (
+    RESOLVE_PERIOD,
+    ROOT_CONTROLLER,
+    ConnectivityClient,
+    ControllerResolver,
+)
+from drunc_client.errors import DruncError, NotRegistered
 
 HEALTH_TIMEOUT = 1.0
 HEALTH_USER = "runcontrol-health"
+
+
+@dataclass(frozen=True)
+class ControllerLocation:
+    """Where a session's controllers are. `root` is None when the root is not registered in the connectivity
+    service: a state to show ("not registered in the connectivity service"), not an error."""
+
+    session: str
+    root: str | None
+    children: Mapping[str, str]
+    source: str  # "CONTROLLER_URL" or the connectivity service's URL
+
+    @property
+    def registered(self) -> bool:
+        return self.root is not None
+
+    @property
+    def message(self) -> str:
+        if self.root is not None:
+            return f"root controller of session {self.session!r} at {self.root} (from {self.source})"
+        return f"session {self.session!r}: {ROOT_CONTROLLER} is not registered in the connectivity service"
 
 
 @dataclass(frozen=True)
@@ -24,42 +55,117 @@ class DruncBackends:
     timeout: float = 5.0
     fsm_timeout: float = 120.0
     controller_addresses: Mapping[str, str] = field(default_factory=dict)
+    csc_url: str = ""  # the connectivity service; "" = not used
+    csc_session: str = "local-1x1-config"
+    resolve_period: float = RESOLVE_PERIOD
+    # per object (so per process), never module state: built from csc_url
+    resolver: ControllerResolver | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self.csc_url and self.resolver is None:
+            object.__setattr__(self, "resolver",
+                               ControllerResolver(ConnectivityClient(self.csc_url), self.resolve_period))
 
     def process_manager(self, user_name: str, timeout: float | None = None):
         from drunc_client.process_manager import ProcessManagerClient
 
         return ProcessManagerClient(self.process_manager_url, user_name, timeout=timeout or self.timeout)
 
-    def controller(self, user_name: str, address: str | None = None, timeout: float | None = None):
+    # -- controllers ------------------------------------------------------------------------------------------
+
+    def _static(self, session: str | None) -> bool:
+        """CONTROLLER_URL answers for the configured session; any other session needs the connectivity service."""
+        return bool(self.controller_url) and (self.resolver is None or session in (None, self.csc_session))
+
+    def locate(self, session: str | None = None, *, fresh: bool = False) -> ControllerLocation:
+        """Where `session`'s controllers are (default: the configured session). Raises BackendUnavailable when
+        the connectivity service does not answer, DruncError when no way of finding controllers is set."""
+        name = session or self.csc_session
+        if self._static(session):
+            return ControllerLocation(name, self.controller_url, dict(self.controller_addresses), "CONTROLLER_URL")
+        if self.resolver is None:
+            raise DruncError("no controller configured: set CSC_URL (connectivity service) or CONTROLLER_URL")
+        found = self.resolver.resolve(name, fresh=fresh)
+        # an explicit address list still wins over what the service says
+        return ControllerLocation(name, found.root, {**found.children, **self.controller_addresses}, found.service)
+
+    def controller(self, user_name: str, address: str | None = None, timeout: float | None = None,
+                   session: str | None = None):
+        """A client of the session's root controller (or of `address`, with the session's children known for
+        the tree walk). Raises NotRegistered when the root is not in the connectivity service."""
         from drunc_client.controller import ControllerClient
 
-        return ControllerClient(address or self.controller_url, user_name, timeout=timeout or self.timeout,
-                                fsm_timeout=self.fsm_timeout, child_addresses=dict(self.controller_addresses))
+        if address is not None:
+            children = dict(self.controller_addresses)
+            if self.resolver is not None:
+                try:
+                    children = dict(self.locate(session).children)
+                except DruncError:
+                    pass  # the address was given: walk what can be walked
+            location = ControllerLocation(session or self.csc_session, address, children, "address")
+        else:
+            location = self.locate(session)
+        root = location.root
+        if root is None:
+            raise NotRegistered(location.session, ROOT_CONTROLLER, location.source)
+        forget = None
+        if self.resolver is not None and location.source not in ("CONTROLLER_URL", "address"):
+            resolver, name = self.resolver, location.session
+
+            def forget():
+                resolver.forget(name)
+
+        return ControllerClient(root, user_name, timeout=timeout or self.timeout, fsm_timeout=self.fsm_timeout,
+                                child_addresses=dict(location.children), on_unreachable=forget)
 
     def session_manager(self, user_name: str, timeout: float | None = None):
         from drunc_client.session_manager import SessionManagerClient
 
         return SessionManagerClient(self.session_manager_url, user_name, timeout=timeout or self.timeout)
 
+    # -- health -----------------------------------------------------------------------------------------------
+
     def health(self) -> dict[str, dict]:
-        """describe() on each configured server, in parallel, with a short deadline."""
-        checks = {
-            "process_manager": (self.process_manager_url, self.process_manager),
-            "controller": (self.controller_url, self.controller),
-            "session_manager": (self.session_manager_url, self.session_manager),
-        }
-        configured = {name: spec for name, spec in checks.items() if spec[0]}
-
-        def probe(item):
-            name, (address, make) = item
-            client = make(HEALTH_USER, timeout=HEALTH_TIMEOUT)
-            try:
-                client.describe()
-                return name, {"status": "ok", "address": address}
-            except DruncError as exc:
-                return name, {"status": "down", "address": address, "error": str(exc)}
-
-        if not configured:
+        """describe() on each configured server, in parallel, with a short deadline; the connectivity service's
+        lookup of the configured session when it is set."""
+        probes = {}
+        if self.process_manager_url:
+            probes["process_manager"] = lambda: self._probe(self.process_manager_url, self.process_manager)
+        if self.session_manager_url:
+            probes["session_manager"] = lambda: self._probe(self.session_manager_url, self.session_manager)
+        if self.resolver is not None:
+            probes["connectivity"] = self._probe_connectivity
+        if self.controller_url or self.resolver is not None:
+            probes["controller"] = self._probe_controller
+        if not probes:
             return {}
-        with ThreadPoolExecutor(max_workers=len(configured)) as pool:
-            return dict(pool.map(probe, configured.items()))
+        with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+            futures = {name: pool.submit(probe) for name, probe in probes.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+    @staticmethod
+    def _probe(address: str, make) -> dict:
+        try:
+            make(HEALTH_USER, timeout=HEALTH_TIMEOUT).describe()
+            return {"status": "ok", "address": address}
+        except DruncError as exc:
+            return {"status": "down", "address": address, "error": str(exc)}
+
+    def _probe_connectivity(self) -> dict:
+        client = ConnectivityClient(self.csc_url)
+        try:
+            found = client.controllers(self.csc_session)
+        except DruncError as exc:
+            return {"status": "down", "address": client.url, "error": str(exc)}
+        return {"status": "ok", "address": client.url, "session": self.csc_session,
+                "controllers": len(found.controllers)}
+
+    def _probe_controller(self) -> dict:
+        try:
+            location = self.locate(fresh=True)
+        except DruncError as exc:
+            return {"status": "down", "address": self.csc_url, "error": str(exc)}
+        if location.root is None:
+            return {"status": "not_registered", "session": location.session, "error": location.message}
+        return {**self._probe(location.root, lambda user, timeout: self.controller(
+            user, timeout=timeout)), "session": location.session}

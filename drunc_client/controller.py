@@ -19,7 +19,13 @@ from typing import Any
 
 from google.protobuf import any_pb2
 
-from drunc_client.errors import DruncError, InvalidArguments, NodeInError, ProtocolError
+from drunc_client.errors import (
+    BackendUnavailable,
+    DruncError,
+    InvalidArguments,
+    NodeInError,
+    ProtocolError,
+)
 from drunc_client.generated.druncschema import broadcast_pb2, generic_pb2, request_response_pb2
 from drunc_client.generated.druncschema import controller_pb2 as ctl
 from drunc_client.generated.druncschema import controller_pb2_grpc as ctl_grpc
@@ -319,7 +325,11 @@ class ControllerClient:
     child controllers, whose addresses a controller does not report (protocol 9.3.3)."""
 
     def __init__(self, address: str, user_name: str, timeout: float = 5.0, fsm_timeout: float = 120.0,
-                 child_addresses: Mapping[str, str] | None = None):
+                 child_addresses: Mapping[str, str] | None = None,
+                 on_unreachable: Callable[[], None] | None = None):
+        # on_unreachable: told when this controller or a child did not answer (the connectivity resolver then
+        # looks the session up again instead of trusting addresses that may have moved)
+        self.on_unreachable = on_unreachable
         self.address = normalise_address(address)
         self.user_name = user_name
         self.timeout = timeout
@@ -329,7 +339,12 @@ class ControllerClient:
         self._stub = ctl_grpc.ControllerStub(channel(self.address))
 
     def _call(self, rpc: str, payload=None, timeout: float | None = None) -> request_response_pb2.Response:
-        return self.endpoint.call(getattr(self._stub, rpc), rpc, payload, timeout)
+        try:
+            return self.endpoint.call(getattr(self._stub, rpc), rpc, payload, timeout)
+        except BackendUnavailable:
+            if self.on_unreachable is not None:
+                self.on_unreachable()
+            raise
 
     def _read(self, rpc: str, cls, payload=None):
         response = check(self._call(rpc, payload), rpc)
@@ -373,7 +388,8 @@ class ControllerClient:
         return self._walk(kinds, {self.address})
 
     def _child(self, address: str) -> ControllerClient:
-        return ControllerClient(address, self.user_name, self.timeout, self.fsm_timeout, self.child_addresses)
+        return ControllerClient(address, self.user_name, self.timeout, self.fsm_timeout, self.child_addresses,
+                                self.on_unreachable)
 
     def _walk(self, kinds: dict[str, str], seen: set[str]) -> TreeNode:
         status = self.status()

@@ -54,3 +54,14 @@ class InvalidArguments(DruncError):
 
 class ProtocolError(DruncError):
     """The server answered with a payload of an unexpected type, or another gRPC error code."""
+
+
+class NotRegistered(DruncError):
+    """The connectivity service answered, but holds no live entry for this controller of this session (the
+    session is not booted, or its controller stopped publishing more than the service's TTL ago)."""
+
+    def __init__(self, session: str, name: str, service: str):
+        super().__init__(f"session {session!r}: {name} is not registered in the connectivity service at {service}")
+        self.session = session
+        self.name = name
+        self.service = service

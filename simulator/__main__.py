@@ -55,6 +55,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="root controller port (default 3333); child controllers take the next ports")
     parser.add_argument("--session-manager-port", type=_port, default=50000,
                         help="session manager port (default 50000)")
+    parser.add_argument("--connectivity-port", type=_port, default=None,
+                        help="serve a look-alike DUNE-DAQ connectivity service on this port, where the controllers "
+                        "register themselves every 2 s (0 = any free port; default: none)")
+    parser.add_argument("--connectivity-ttl", type=float, default=10.0,
+                        help="seconds a connectivity entry lives without a new publish (default 10)")
     parser.add_argument("--kafka", default="none", metavar="BOOTSTRAP|none",
                         help="Kafka bootstrap address for broadcasts and ERS, or none (default none)")
     parser.add_argument("--processes", type=_count(10_000), default=0,
@@ -78,6 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("more than 200 real processes: use --virtual for scale tests")
     if not 0.0 <= args.churn <= 1.0:
         parser.error("--churn is a probability between 0 and 1")
+    if args.connectivity_ttl <= 0:
+        parser.error("--connectivity-ttl must be positive")
     if args.transition_seconds < 0 or args.ers_period < 0:
         parser.error("durations cannot be negative")
     return args
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         kafka=None if args.kafka.strip().lower() == "none" else args.kafka.strip(),
         processes=args.processes, virtual=args.virtual, churn=args.churn, segments=segments, apps=apps,
         seed=args.seed, session=args.session, transition_seconds=args.transition_seconds, log_dir=args.log_dir,
-        ers_period=args.ers_period,
+        ers_period=args.ers_period, connectivity_port=args.connectivity_port, connectivity_ttl=args.connectivity_ttl,
     )
     try:
         sim = start_simulator(config)
@@ -110,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  controller      {address}  {name}")
     print(f"session manager   {sim.addresses['session_manager']}")
     print(f"kafka             {config.kafka or 'none'}")
-    # One machine-readable line for scripts and tests; child controller addresses are what a connectivity
-    # service would provide for a real deployment.
+    if "connectivity" in sim.addresses:
+        print(f"connectivity      http://{sim.addresses['connectivity']}  session {config.session}")
+    # One machine-readable line for scripts and tests. The controller list is for set-ups without the
+    # connectivity service (CONTROLLER_ADDRESSES); with it, clients resolve the controllers by session name.
     controllers = ",".join(f"{name}@{address}" for name, address in sim.controller_addresses.items())
-    print("READY " + " ".join(f"{k}={v}" for k, v in sim.addresses.items()) + f" controllers={controllers}",
+    print("READY " + " ".join(f"{k}={v}" for k, v in sim.addresses.items()) + f" controllers={controllers}"
+          + f" session={config.session}",
           flush=True)
     if args.exit_with_parent:
         threading.Thread(target=_watch_parent, args=(args.exit_with_parent, stop), daemon=True).start()

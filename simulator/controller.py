@@ -308,6 +308,7 @@ class ApplicationNode:
 
 class ControllerNode(ctl_grpc.ControllerServicer):
     kind = "controller"
+    _publisher = None  # a ControllerPublisher while registered in a connectivity service
 
     def __init__(self, name: str, *, session: str, broadcaster: Broadcaster | None = None,
                  children=(), transition_seconds: float = 0.0, drunc_bugs: bool = False):
@@ -332,6 +333,20 @@ class ControllerNode(ctl_grpc.ControllerServicer):
 
     def add_to_server(self, server: grpc.Server) -> None:
         ctl_grpc.add_ControllerServicer_to_server(self, server)
+
+    def start_publishing(self, service: str, address: str, period: float | None = None) -> None:
+        """Register `<name>_control` → grpc://address in the connectivity service every 2 s, as drunc does."""
+        from simulator.connectivity import PUBLISH_PERIOD, ControllerPublisher
+
+        self.stop_publishing()
+        self._publisher = ControllerPublisher(service, self.session, self.name, address,
+                                              period or PUBLISH_PERIOD).start()
+
+    def stop_publishing(self) -> None:
+        """Stop the publishing thread and retract the entry."""
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.stop()
 
     def add_child(self, child: ControllerNode | ApplicationNode) -> None:
         self.children.append(child)
@@ -680,10 +695,11 @@ def build_tree(segments: int, apps: int, *, session: str, broadcaster: Broadcast
     return root
 
 
-def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0, executor_workers: int = 8
-               ) -> tuple[list[grpc.Server], dict[str, str]]:
+def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0, executor_workers: int = 8,
+               connectivity: str | None = None) -> tuple[list[grpc.Server], dict[str, str]]:
     """One gRPC server per controller: root on `root_port`, the others on the following ports (breadth first),
-    or all on any free port when `root_port` is 0. Emits SERVER_READY per controller.
+    or all on any free port when `root_port` is 0. Emits SERVER_READY per controller. With a `connectivity`
+    service address, each controller then publishes itself there until `stop_publishing` (stop_tree).
 
     Returns the started servers and {controller name: "host:port"}.
     """
@@ -703,7 +719,11 @@ def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0
             node.server = server
             addresses[node.name] = f"{host}:{bound}"
             node._emit(T.SERVER_READY, "ready")
+            if connectivity:
+                node.start_publishing(connectivity, addresses[node.name])
     except BaseException:
+        for node in root.controllers():
+            node.stop_publishing()
         for server in servers:
             server.stop(None)
         raise
@@ -713,6 +733,7 @@ def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0
 def stop_tree(root: ControllerNode, servers: list[grpc.Server], grace: float | None = None) -> None:
     """Stop the servers of `serve_tree`, with a SERVER_SHUTDOWN broadcast per controller."""
     for node in root.controllers():
+        node.stop_publishing()
         node._emit(T.SERVER_SHUTDOWN, "over_and_out")
     for server in servers:
         server.stop(grace)

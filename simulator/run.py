@@ -32,6 +32,10 @@ class SimulatorConfig:
     transition_seconds: float = 0.0
     log_dir: Path | None = None
     ers_period: float = 0.0  # seconds between simulated ERS issues; 0 = none
+    # a look-alike connectivity service on this port (0 = any free port; None = none), where every controller
+    # publishes itself as drunc's do; entries expire after connectivity_ttl seconds without a publish
+    connectivity_port: int | None = None
+    connectivity_ttl: float = 10.0
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Simulator:
     process_manager: object = None
     root: object = None
     session_manager: object = None
+    connectivity: object = None  # the ConnectivityServer, when configured
 
     def stop(self, grace: float = 1.0) -> None:
         for server in self.servers:
@@ -92,10 +97,21 @@ def start_simulator(config: SimulatorConfig) -> Simulator:
         pm_server.start()
         sim.servers.append(pm_server)
 
+        connectivity = None
+        if config.connectivity_port is not None:
+            from simulator.connectivity import ConnectivityServer
+
+            service = ConnectivityServer(config.host, config.connectivity_port, ttl=config.connectivity_ttl).start()
+            sim.closers.append(service.stop)
+            sim.connectivity = service
+            connectivity = sim.addresses["connectivity"] = service.address
+
         root = build_tree(config.segments, config.apps, session=config.session, broadcaster=broadcaster,
                           transition_seconds=config.transition_seconds)
         sim.root = root
-        servers, addresses = serve_tree(root, config.host, config.controller_port)
+        servers, addresses = serve_tree(root, config.host, config.controller_port, connectivity=connectivity)
+        # retract before the service stops (closers run in reverse)
+        sim.closers.append(lambda: [node.stop_publishing() for node in root.controllers()])
         sim.servers.extend(servers)
         sim.controller_addresses = dict(addresses)
         sim.addresses["controller"] = addresses[root.name]

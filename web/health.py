@@ -16,8 +16,10 @@ def make_blueprint(services) -> Blueprint:
     def health():
         """200 while the app can serve (its database answers); 503 otherwise.
 
-        `?deep=1` also calls describe() on each drunc server (1 s deadline each). It is opt-in because every
-        drunc rpc also publishes two Kafka broadcasts: a load balancer polling it would flood the topics.
+        `?deep=1` also calls describe() on each drunc server (1 s deadline each) and, with CSC_URL, looks the
+        configured session's controllers up in the connectivity service ("connectivity"; the root controller
+        is "not_registered" when the session has none). It is opt-in because every drunc rpc also publishes
+        two Kafka broadcasts: a load balancer polling it would flood the topics.
         """
         database_ok = services.db.ping()
         checks = {"database": {"status": "ok" if database_ok else "down", "backend": services.db.engine.dialect.name}}
