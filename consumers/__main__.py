@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import signal
 import sys
-import threading
+
+from service_process import load_settings, watch_parent
 
 EPILOG = """\
 settings (environment variables; SECRET_KEY is not needed):
@@ -76,31 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _watch_parent(pid: int, consumer) -> None:
-    def watch():
-        while not consumer.stopping:
-            if os.getppid() != pid:
-                logging.getLogger("consumers").warning("parent %d exited; stopping", pid)
-                consumer.stop()
-                return
-            threading.Event().wait(1.0)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
-    import settings as settings_module
-
-    try:
-        settings = settings_module.from_env(require_secret=False)
-    except settings_module.SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    loaded = load_settings("consumers")
+    if loaded is None:
         return 2
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log = logging.getLogger("consumers")
+    settings, log = loaded
 
     from sqlalchemy.engine import make_url
 
@@ -133,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if args.exit_with_parent is not None:
-        _watch_parent(args.exit_with_parent, consumer)
+        watch_parent(args.exit_with_parent, consumer.stop, lambda: consumer.stopping, log)
 
     where = make_url(settings.database_url).render_as_string(hide_password=True)
     log.info("consuming from %s: %s into %s", config.address, ", ".join(config.patterns), where)

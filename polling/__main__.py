@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import signal
 import sys
 import threading
+
+from service_process import load_settings, watch_parent
 
 EPILOG = """\
 settings (environment variables; SECRET_KEY and the database are not needed):
@@ -34,29 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _watch_parent(pid: int, stop: threading.Event) -> None:
-    def watch():
-        while not stop.wait(1.0):
-            if os.getppid() != pid:
-                logging.getLogger("runcontrol.polling").warning("parent %d exited; stopping", pid)
-                stop.set()
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
-    import settings as settings_module
-
-    try:
-        settings = settings_module.from_env(require_secret=False)
-    except settings_module.SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    loaded = load_settings("runcontrol.polling")
+    if loaded is None:
         return 2
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log = logging.getLogger("runcontrol.polling")
+    settings, log = loaded
 
     from drunc_client.backends import DruncBackends
     from polling.process_feed import ProcessFeed
@@ -73,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if args.exit_with_parent is not None:
-        _watch_parent(args.exit_with_parent, stop)
+        watch_parent(args.exit_with_parent, stop.set, stop.is_set, log)
 
     threads = [threading.Thread(target=feed.serve, args=(stop,), name=f"poll {feed.endpoint}") for feed in feeds]
     for thread in threads:
