@@ -21,6 +21,10 @@ from auth.guard import init_auth
 from auth.rate_limit import LoginLimits
 from auth.views import make_blueprint as login_blueprint
 from callbacks import audit as audit_callbacks
+from callbacks import controller_control as controller_control_callbacks
+from callbacks import controller_fsm as controller_fsm_callbacks
+from callbacks import controller_runs as controller_runs_callbacks
+from callbacks import controller_tree as controller_tree_callbacks
 from callbacks import message_panel as message_panel_callbacks
 from callbacks import process_boot as process_boot_callbacks
 from callbacks import process_logs as process_logs_callbacks
@@ -69,6 +73,10 @@ CALLBACK_MODULES = (
     process_boot_callbacks,
     process_logs_callbacks,
     message_panel_callbacks,
+    controller_tree_callbacks,
+    controller_runs_callbacks,
+    controller_fsm_callbacks,
+    controller_control_callbacks,
 )
 
 

@@ -10,10 +10,13 @@ from datetime import timedelta
 
 from auth.permissions import DEFAULT_ROLES, DEMO_USERS, PERMISSIONS
 from drunc_client.backends import DruncBackends
+from polling.controller_feed import ControllerFeeds
 from polling.process_feed import ProcessFeed
 from settings import Settings
 from store import AuditLog, Database, LoginSessions, SessionPolicy, UserExists, UserRepository
+from store.controller_locks import ControllerLocks
 from store.messages import MessageStore
+from store.runs import RunStore
 
 
 @dataclass
@@ -26,6 +29,9 @@ class Services:
     messages: MessageStore
     process_feed: ProcessFeed
     login_sessions: LoginSessions
+    controller_feeds: ControllerFeeds
+    runs: RunStore
+    controller_locks: ControllerLocks
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -43,8 +49,11 @@ class Services:
         feed = ProcessFeed(settings.data_dir / "cache", drunc, timeout=settings.drunc_timeout)
         policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
                                lifetime=timedelta(hours=settings.session_hours))
+        controller_feeds = ControllerFeeds(settings.data_dir / "cache", drunc, timeout=settings.drunc_timeout,
+                                           process_feed=feed)
         return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db), drunc=drunc,
-                   messages=MessageStore(db), process_feed=feed, login_sessions=LoginSessions(db, policy))
+                   messages=MessageStore(db), process_feed=feed, login_sessions=LoginSessions(db, policy),
+                   controller_feeds=controller_feeds, runs=RunStore(db), controller_locks=ControllerLocks(db))
 
     def prepare(self) -> None:
         """Schema, catalog and (demo only) demo users. Idempotent: every worker may run it at start."""
@@ -56,6 +65,7 @@ class Services:
     def close(self) -> None:
         """Stop the pollers and release the database (tests build many apps in one process)."""
         self.process_feed.close()
+        self.controller_feeds.close()
         self.db.dispose()
 
 

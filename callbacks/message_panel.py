@@ -27,6 +27,8 @@ log = logging.getLogger("runcontrol.messages")
 # process name (topic control.<session>.process_manager for the process manager).
 PANELS: dict[str, MessageFilter] = {
     "pm-msg": MessageFilter(kinds=("broadcast",), sources=("process_manager",)),
+    # FIRST CUT: every broadcast and ERS issue; the Controller page narrows it to the session shown
+    "ctl-msg": MessageFilter(kinds=("broadcast", "ers")),
 }
 
 _LOUDNESS = {"ok": "", "warn": "text-warning-emphasis", "error": "text-danger"}

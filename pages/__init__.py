@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pages import admin_users, audit, coming_soon, help, home, process_manager
+from pages import admin_users, audit, coming_soon, controller, help, home, process_manager
 from pages.context import PageContext
 
 
@@ -21,7 +21,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("/", "Overview", home.layout),
     Page("/process-manager", "Process Manager", process_manager.layout, "Process Manager"),
-    Page("/controller", "Controller", coming_soon.controller, "Controller"),
+    Page("/controller", "Controller", controller.layout, "Controller"),
     Page("/sessions", "Sessions", coming_soon.sessions, "Sessions"),
     Page("/messages", "Messages", coming_soon.messages, "Messages"),
     Page("/audit", "Audit", audit.layout, "Audit"),

@@ -15,11 +15,6 @@ def _soon(title: str, what: str):
     )
 
 
-def controller(ctx: PageContext):
-    return _soon("Controller", "The controller tree with each node's state, and the FSM with its transitions "
-                 "and sequences.")
-
-
 def sessions(ctx: PageContext):
     return _soon("Sessions", "Active sessions, their actors and the available configurations.")
 

@@ -191,3 +191,47 @@ class ConsumerStatus(Base):
     undecodable: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Run(Base):
+    """A run as this UI saw it: drunc 0.10.x carries no run information, so the UI records runs itself.
+
+    `source` is "ui" for a run started through this UI and "outside" for one detected from the root's state change
+    (drunc's shell); then `started_at` is the time the change was seen and `number` may be unknown (None).
+    """
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session: Mapped[str] = mapped_column(String(255))
+    root: Mapped[str] = mapped_column(String(255), default="")  # the root controller's address at the time
+    number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    run_type: Mapped[str] = mapped_column(String(64), default="")
+    started_by: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stopped_by: Mapped[str] = mapped_column(String(64), default="")
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    arguments: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    source: Mapped[str] = mapped_column(String(16), default="ui")
+    outcome: Mapped[str] = mapped_column(String(32), default="running")  # running, stopped, failed, lost
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_runs_session_started", "session", "started_at"),
+        Index("ix_runs_number", "number"),
+    )
+
+
+class ControllerLock(Base):
+    """The transition or sequence running on a root controller now: one row per root, so every tab, worker and
+    web host behind a load balancer agrees that one is in progress. A row left by a crashed worker expires."""
+
+    __tablename__ = "controller_locks"
+
+    root: Mapped[str] = mapped_column(String(255), primary_key=True)
+    session: Mapped[str] = mapped_column(String(255), default="")
+    operation: Mapped[str] = mapped_column(String(64))  # "start", "start_run", ...
+    username: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    token: Mapped[str] = mapped_column(String(64))  # who holds it: only the holder releases it

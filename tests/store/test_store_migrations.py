@@ -24,11 +24,13 @@ TABLES = {
     "alembic_version",
     "audit_events",
     "consumer_status",
+    "controller_locks",
     "login_sessions",
     "messages",
     "permissions",
     "role_permissions",
     "roles",
+    "runs",
     "user_roles",
     "users",
 }

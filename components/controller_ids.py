@@ -1,0 +1,13 @@
+"""Ids the Controller page's parts share. Each part (tree, run banner, FSM, control) has its own module with its
+own ids; these are the ones several parts read.
+
+    SESSION   dcc.Store: the session shown (a name), set from the URL and the session picker
+    PERMS     dcc.Store: {"command": bool, "take_control": bool} for the logged-in user (mirrors the server's
+              checks, which stay the real ones)
+    CHANGED   dcc.Store: bumped by any action on the page (a transition, take control...), so every part refreshes
+              at once instead of at its next tick
+"""
+
+SESSION = "ctl-session"
+PERMS = "ctl-perms"
+CHANGED = "ctl-changed"
