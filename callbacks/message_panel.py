@@ -3,13 +3,16 @@ sends only the messages newer than the last one seen, as an AG Grid transaction 
 the oldest beyond the cap.
 
 A panel is registered for every prefix in `PANELS`, with the fixed part of its filter (which kinds, which
-emitters); the page puts `components.message_panel.message_panel(prefix, title)` where it wants it.
+emitters); the page puts `components.message_panel.message_panel(prefix, title)` where it wants it. A panel named
+in `SESSION_INPUTS` also follows a session chosen on its page (a store holding the session's name: the filter
+then keeps that session's messages only, and a new session reloads the grid).
 Read-only: permission "view", no action.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from dash import Input, Output, State, ctx, html, no_update
@@ -17,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from auth.actions import guarded_callback
 from auth.shapes import In, St, boolean, clicks, integer, list_of, or_reset, record, text
+from components import controller_ids
 from components.message_panel import PAUSED_MS, POLL_MS, panel_ids
 from store.messages import MessageFilter
 from viewmodels import messages as vm
@@ -27,8 +31,14 @@ log = logging.getLogger("runcontrol.messages")
 # process name (topic control.<session>.process_manager for the process manager).
 PANELS: dict[str, MessageFilter] = {
     "pm-msg": MessageFilter(kinds=("broadcast",), sources=("process_manager",)),
-    # FIRST CUT: every broadcast and ERS issue; the Controller page narrows it to the session shown
+    # the Controller page: the broadcasts (its controllers') and ERS issues of the session it shows
     "ctl-msg": MessageFilter(kinds=("broadcast", "ers")),
+}
+
+# prefix → (component id, property) holding the session a panel shows; "" there means the configured default
+# session (CSC_SESSION). Only the panels listed here take that extra input.
+SESSION_INPUTS: dict[str, tuple[str, str]] = {
+    "ctl-msg": (controller_ids.SESSION, "data"),
 }
 
 _LOUDNESS = {"ok": "", "warn": "text-warning-emphasis", "error": "text-danger"}
@@ -36,13 +46,23 @@ _LOUDNESS = {"ok": "", "warn": "text-warning-emphasis", "error": "text-danger"}
 
 def register(app, services) -> None:
     for prefix, base in PANELS.items():
-        register_panel(app, services, prefix, base)
+        register_panel(app, services, prefix, base, session_input=SESSION_INPUTS.get(prefix))
 
 
-def register_panel(app, services, prefix: str, base: MessageFilter) -> None:
-    """The callbacks of one panel (ids from `prefix`), showing the messages `base` selects."""
+def session_filter(base: MessageFilter, session: str | None, default_session: str) -> MessageFilter:
+    """`base` narrowed to one session (the default one for "" / None)."""
+    name = (session or "").strip() or default_session
+    return replace(base, sessions=(name,)) if name else base
+
+
+def register_panel(app, services, prefix: str, base: MessageFilter,
+                   session_input: tuple[str, str] | None = None) -> None:
+    """The callbacks of one panel (ids from `prefix`), showing the messages `base` selects; with
+    `session_input` (id, property), only the messages of the session held there."""
     ids = panel_ids(prefix)
     store = services.messages
+    extra = [In(session_input[0], session_input[1], text(255))] if session_input else []
+    session_id = session_input[0] if session_input else None
 
     app.clientside_callback(
         "function(n, open) { var next = !open; return [next, next ? '▾' : '▸']; }",
@@ -73,22 +93,25 @@ def register_panel(app, services, prefix: str, base: MessageFilter) -> None:
         In(ids.severity, "value", list_of(text(32), 20)),
         In(ids.search, "value", text(1000)),
         In(ids.follow, "value", boolean),
+        *extra,
         St(ids.cursor, "data", or_reset(record({"last_id": integer(0), "others": list_of(text(64), 1000)}))),
         St(ids.shown, "data", or_reset(list_of(integer(), 100_000))),
         running=[(Output(ids.tick, "disabled"), True, False)],
         permission="view",
     )
-    def update_messages(_ticks, severities, search, follow, cursor, shown):
+    def update_messages(_ticks, severities, search, follow, *rest):
+        *session, cursor, shown = rest
+        panel_base = session_filter(base, session[0], services.settings.csc_session) if session_id else base
         now = datetime.now(UTC)
         paused = follow is False
         trigger = ctx.triggered_id
         state = _cursor(cursor)
         try:
-            if state is None or trigger in (None, ids.severity, ids.search):
-                return _reload(store, base, severities, search, now, paused)
+            if state is None or trigger in (None, ids.severity, ids.search, session_id):
+                return _reload(store, panel_base, severities, search, now, paused)
             if paused:
                 return (no_update,) * 5 + (_status(store, now, paused=True),)
-            return _poll(store, base, severities, search, state, cursor, shown, now)
+            return _poll(store, panel_base, severities, search, state, cursor, shown, now)
         except SQLAlchemyError:
             log.warning("message panel %s: the message store failed", prefix, exc_info=True)
             failed = html.Span(f"update failed {now:%H:%M:%S} UTC: the message store is unreachable",
