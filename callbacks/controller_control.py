@@ -32,8 +32,9 @@ log = logging.getLogger("runcontrol.controller")
 SESSION = text(255)
 CHANGED = one_of(integer(), text(64))
 PATH = text(2000)
-REQUEST = or_reset(record({"action": text(16, choices=("take", "surrender", "include", "exclude")),
-                           "path": PATH, "n": integer(0)}))
+# written by this page's own callbacks, but an action's input: a malformed one is refused and audited
+REQUEST = record({"action": text(16, choices=("take", "surrender", "include", "exclude")), "path": PATH,
+                  "n": integer(0)})
 CONTROL_VERBS = ("take", "surrender")
 INCLUSION_VERBS = ("include", "exclude")
 AUDIT_NODES = 200
@@ -264,10 +265,12 @@ def register(app, services) -> None:
                                                     "session": str(session or "")[:255]}, name
 
     def resolve(note, request, session, verbs):
-        verb = request.get("action") if isinstance(request, dict) else None
-        if verb not in verbs:
+        if request is None:  # the store's first value: nothing was asked
             note.skip = True
             return None
+        verb = request.get("action")
+        if verb not in verbs:
+            raise UserError("Nothing was done: the request names no action of this panel (reload the page).")
         snap = feeds.snapshot(session or None)
         nodes = list(snap.nodes)
         node = vm.node_by_path(nodes, request.get("path") or "")

@@ -178,3 +178,25 @@ def test_a_forged_cursor_is_answered_with_a_reload(panel, services):
     panel.values[f"{IDS.cursor}.data"] = {"last_id": "drop table", "others": 5}
     panel.values[f"{IDS.shown}.data"] = ["a", None]
     assert texts(panel.call()[IDS.grid]["rowData"]) == ["x"]
+
+
+def test_the_controller_panel_shows_the_session_on_the_page_only(app, logged_in, services):
+    from callbacks.message_panel import SESSION_INPUTS
+    from components import controller_ids
+
+    ids = panel_ids("ctl-msg")
+    assert SESSION_INPUTS["ctl-msg"] == (controller_ids.SESSION, "data")
+    insert(services, ("INFO", "np04 root ready"), source="root-controller", session="np04")
+    insert(services, ("INFO", "other session"), source="root-controller", session="other")
+    insert(services, ("INFO", "default session"), source="root-controller", session=services.settings.csc_session)
+    client = logged_in(app.server.test_client(), "viewer")
+    key, spec = next((k, s) for k, s in server_callbacks(app).items() if any(i["id"] == ids.tick for i in s["inputs"]))
+    values = {f"{ids.severity}.value": list(vm.DEFAULT_SEVERITIES), f"{ids.search}.value": "",
+              f"{ids.follow}.value": True, f"{ids.tick}.n_intervals": 1, f"{controller_ids.SESSION}.data": "np04"}
+    out = post(client, key, spec, token=csrf_token(client), values=values,
+               triggered=f"{controller_ids.SESSION}.data").json["response"]
+    assert texts(out[ids.grid]["rowData"]) == ["np04 root ready"]
+    values[f"{controller_ids.SESSION}.data"] = ""
+    out = post(client, key, spec, token=csrf_token(client), values=values,
+               triggered=f"{controller_ids.SESSION}.data").json["response"]
+    assert texts(out[ids.grid]["rowData"]) == ["default session"]
