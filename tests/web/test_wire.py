@@ -79,6 +79,8 @@ def test_every_script_and_stylesheet_of_the_page_is_fingerprinted_immutable_gzip
     assert any(u.startswith("/assets/theme.js?m=") for u in urls), "theme.js is fingerprinted too"
     assert any(u.startswith("/_dash-component-suites/") for u in urls)
     assert not [u for u in urls if "/dash_table/" in u], "the DataTable bundle is not loaded: no page uses it"
+    # plotly.js is loaded on demand by the Controller page's timeline only (tests/browser/test_ctl_control.py)
+    assert not [u for u in urls if "plotly" in u.lower()], "no page loads plotly.js up front"
     for url in urls:
         answer = viewer.get(url, headers=GZIP)
         assert answer.status_code == 200, url
