@@ -54,7 +54,7 @@ def session_picker(session: str) -> html.Div:
             # a free text field with suggestions: any session the connectivity service knows can be typed
             dbc.Input(id=SESSION_INPUT, value=session, list=SESSION_LIST, debounce=True, size="sm", type="text",
                       autocomplete="off", maxlength=128, style={"width": "16rem"},
-                      placeholder="session name", title="Type a session name or pick one; Enter to show it"),
+                      placeholder="type or pick a session, then Enter"),
             html.Datalist(id=SESSION_LIST, children=[html.Option(value=session)]),
         ],
         className="d-flex align-items-center me-4",
