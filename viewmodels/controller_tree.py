@@ -51,9 +51,13 @@ def state_text(row: Mapping) -> str:
     return state
 
 
+ALWAYS = ("path", "order", "name", "depth", "kind", "state", "badge")
+
+
 def grid_row(row: Mapping) -> Row:
-    """The grid's row of one node: what the tree shows, keyed by path, ordered by `order`."""
-    return {
+    """The grid's row of one node: what the tree shows, keyed by path, ordered by `order`. False flags and empty
+    texts are left out (the renderers read a missing key as false or blank): a new tab receives 1,000 rows."""
+    full = {
         "path": row["path"],
         "order": row.get("order", 0),
         "name": row["name"],
@@ -69,6 +73,7 @@ def grid_row(row: Mapping) -> Row:
         "in_charge": row.get("in_charge", ""),
         "error": row.get("error", ""),
     }
+    return {k: v for k, v in full.items() if k in ALWAYS or v}
 
 
 def grid_rows(rows: Iterable[Mapping]) -> list[Row]:
