@@ -169,15 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         owner.take_control()
         stop = threading.Event()
         watcher = threading.Thread(target=every, args=(args.period, full, stop, []), daemon=True)
-        seen: list[float] = []
-        seen_lock = threading.Lock()
 
         def wait_for_state(state: str, since: float, limit: float = 60.0) -> float | None:
             deadline = time.monotonic() + limit
             while time.monotonic() < deadline:
-                with seen_lock:
-                    if full.root_state == state:
-                        return time.monotonic() - since
+                if full.root_state == state:  # written by the watcher thread's tick
+                    return time.monotonic() - since
                 time.sleep(0.01)
             return None
 
@@ -199,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  transition completion → tab shows it (client direct, {len(latencies)} transitions): "
                   f"median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
                   f"(goal ≤ {args.period * 1000:.0f} ms)")
-        for i in range(min(4, args.transitions)):
+        for _ in range(min(4, args.transitions)):
             transition, state = ("conf", "configured") if full.root_state == "initial" else ("scrap", "initial")
             owner.execute(transition)
             done = time.monotonic()

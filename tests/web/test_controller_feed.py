@@ -189,3 +189,33 @@ def test_the_service_sweeps_for_the_workers_which_take_over_when_it_stops(tmp_pa
     wait_for(lambda: web.sweeps >= 1)
     service.close()
     web.close()
+
+
+def test_python_m_polling_sweeps_the_sessions_tabs_watch(tmp_path, csc_sim):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PROCESS_MANAGER_URL": csc_sim.addresses["process_manager"],
+           "CSC_URL": f"http://{csc_sim.addresses['connectivity']}", "CSC_SESSION": "configured-one",
+           "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "polling", "--exit-with-parent", str(os.getpid())],
+                            cwd=Path(__file__).resolve().parents[2], env=env, stderr=subprocess.PIPE, text=True)
+    web = make_feeds(tmp_path, csc_sim)
+    try:
+        beat = wait_for(web.service_heartbeat, 15)
+        assert beat["pid"] == proc.pid and web.service_running()
+        web.watch(SESSION, 1.0)  # a session the service was never told about: the demand names it
+        assert web._thread is None
+        wait_for(lambda: len(web.snapshot(SESSION).nodes) == 7, 8)
+        assert web.sweeps == 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, proc.stderr.read()
+        assert web.service_heartbeat() is None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        web.close()
