@@ -166,6 +166,7 @@ def _with_embedded_backends(settings: Settings) -> Settings:
     else:
         print("no Kafka broker (install the demo extra for one): running without broadcasts", flush=True)
     demo.start_poller({**os.environ, "PROCESS_MANAGER_URL": addresses["process_manager"],
+                       "CSC_URL": f"http://{addresses['connectivity']}", "CSC_SESSION": addresses["session"],
                        "DATA_DIR": str(settings.data_dir.resolve())})
     return settings.with_overrides(
         process_manager_url=addresses["process_manager"],

@@ -22,7 +22,7 @@ MESSAGES = "ctl-msg"  # the session's controller broadcasts and ERS issues (call
 
 
 def layout(ctx: PageContext):
-    view = controller_session.view_from_query(ctx.query)
+    view = controller_session.view_from_query(ctx.query, ctx.settings.csc_session)
     return html.Div(
         [
             controller_session.header(view),
