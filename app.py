@@ -13,6 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
+import diskcache
+from dash import DiskcacheManager
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -116,6 +118,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         enable_mcp=False,
         health_endpoint=None,
         websocket_callbacks=False,
+        # Transitions and sequences run as background jobs (forked processes): every worker shares the directory,
+        # and dash signs the job handles with SECRET_KEY, the same in every worker.
+        background_callback_manager=DiskcacheManager(diskcache.Cache(str(settings.data_dir / "jobs"))),
     )
     app.layout = shell(nav_items(), settings.demo)
     for module in CALLBACK_MODULES:

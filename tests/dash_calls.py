@@ -1,6 +1,19 @@
-"""Build `/_dash-update-component` bodies from the app's own callback map (no hand-kept lists)."""
+"""Build `/_dash-update-component` bodies from the app's own callback map (no hand-kept lists), and call them.
+
+A background callback answers its first POST with a job handle (`cacheKey`, `job`); `post` then polls as the
+renderer does (the same body, with the handles as query arguments) until the job's answer, and returns it with
+the side updates (toasts) sent along the way merged in, so a test reads one answer whatever the callback's kind.
+"""
 
 from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+from flask import Response
+
+BACKGROUND_TIMEOUT = 60.0
 
 
 def server_callbacks(app) -> dict[str, dict]:
@@ -24,6 +37,45 @@ def body_for(key: str, spec: dict, values: dict | None = None, triggered: str | 
     }
 
 
-def post(client, key, spec, token=None, values=None, triggered=None):
+def post(client, key, spec, token=None, values=None, triggered=None, timeout=BACKGROUND_TIMEOUT):
     headers = {"X-CSRFToken": token} if token else {}
-    return client.post("/_dash-update-component", json=body_for(key, spec, values, triggered), headers=headers)
+    body = body_for(key, spec, values, triggered)
+    response = client.post("/_dash-update-component", json=body, headers=headers)
+    handle = _job_handle(response)
+    if handle is None:
+        return response
+    return poll_job(client, body, headers, handle, timeout)
+
+
+def _job_handle(response) -> dict | None:
+    if response.status_code != 200 or not response.is_json:
+        return None
+    data = response.get_json(silent=True)
+    if isinstance(data, dict) and "cacheKey" in data and "job" in data:
+        return {"cacheKey": data["cacheKey"], "job": data["job"]}
+    return None
+
+
+def poll_job(client, body, headers, handle, timeout=BACKGROUND_TIMEOUT):
+    """Poll a background job until it answers; its answer, with every side update seen merged in."""
+    side: dict = {}
+    deadline = time.monotonic() + timeout
+    url = "/_dash-update-component?" + urlencode(handle)
+    while True:
+        response = client.post(url, json=body, headers=headers)
+        data = response.get_json(silent=True) if response.is_json else None
+        if isinstance(data, dict):
+            for component, props in (data.get("sideUpdate") or {}).items():
+                side.setdefault(component, {}).update(props)
+        finished = response.status_code != 200 or not isinstance(data, dict) or "response" in data
+        if finished:
+            if side and isinstance(data, dict):
+                data["sideUpdate"] = side
+                return Response(json.dumps(data), status=response.status_code, mimetype="application/json")
+            if side and response.status_code == 204:
+                return Response(json.dumps({"multi": True, "response": {}, "sideUpdate": side}), status=200,
+                                mimetype="application/json")
+            return response
+        if time.monotonic() > deadline:
+            raise AssertionError(f"background job {handle['job']} did not answer in {timeout} s")
+        time.sleep(0.05)
