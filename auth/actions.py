@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,13 +33,29 @@ CALLER = "rc_caller"  # the custom_data namespace carrying the caller into backg
 
 
 @hooks.custom_data(CALLER)
-def _caller_in_request(_context) -> dict | None:
+def _caller_in_request(_context) -> dict:
     """Runs in the request before every callback (hooks are process-global: this module registers it once, at
-    import). A background callback's job is a forked process without a request: it reads the caller from here."""
-    if not current_user.is_authenticated:
+    import). A background callback's job is a forked process: it reads the caller from here, never from the
+    request context it may have inherited from the forking thread."""
+    user = current_user
+    authenticated = bool(user and user.is_authenticated)
+    return {"name": user.name if authenticated else "", "pid": os.getpid(),
+            "permissions": sorted(user.permissions) if authenticated else [],
+            "address": (request.remote_addr or "") if has_request_context() else ""}
+
+
+def _captured() -> dict | None:
+    try:
+        data = (ctx.custom_data or {}).get(CALLER)
+    except Exception:  # no callback context at all (a stray call)
         return None
-    return {"name": current_user.name, "permissions": sorted(current_user.permissions),
-            "address": request.remote_addr or ""}
+    return data if isinstance(data, dict) else None
+
+
+def in_background_job() -> bool:
+    """True in a background callback's job: the caller was captured by another process (the request's)."""
+    data = _captured()
+    return data is not None and data.get("pid") != os.getpid()
 
 
 @dataclass(frozen=True)
@@ -54,16 +71,13 @@ class Caller:
 
 def caller() -> Caller:
     """Who is calling: the logged-in user in a request, or the one the request captured for a background job."""
-    if has_request_context():
+    if has_request_context() and not in_background_job():
         user = current_user
         if not user.is_authenticated:
             return Caller("", frozenset(), request.remote_addr or "", False)
         return Caller(user.name, frozenset(user.permissions), request.remote_addr or "", True)
-    try:
-        data = (ctx.custom_data or {}).get(CALLER)
-    except Exception:  # no callback context at all (a stray call): nobody
-        data = None
-    if not isinstance(data, dict) or not data.get("name"):
+    data = _captured()
+    if data is None or not data.get("name"):
         return Caller("", frozenset(), "", False)
     return Caller(str(data["name"]), frozenset(data.get("permissions") or ()), str(data.get("address") or ""), True)
 
@@ -163,7 +177,7 @@ def guarded_callback(
 
         @functools.wraps(fn)
         def wrapper(*values):
-            if not background or has_request_context():
+            if not background or not in_background_job():
                 return checked(values)
             # In the job: a forked process. Pooled connections must not cross the fork.
             reset_after_fork(audit.db)

@@ -157,18 +157,19 @@ def register(app, services) -> None:
     )
     def open_dialog(_clicks, edge, _cancel, session):
         trigger = ctx.triggered_id
+        unchanged = (no_update, no_update, no_update, no_update, "")
         if trigger == ui.CANCEL:
             return False, no_update, no_update, None, ""
         if isinstance(trigger, dict):
             if not any(t.get("value") for t in ctx.triggered):
-                raise PreventUpdate  # a button was (re)drawn, not clicked
+                return unchanged  # a button was (re)drawn, not clicked
             name = trigger.get("name")
         elif trigger == ui.DIAGRAM:
             name = (edge or {}).get("transition")
         else:
-            raise PreventUpdate
+            return unchanged
         if not isinstance(name, str) or not name:
-            raise PreventUpdate
+            return unchanged
         session = session or feeds.default_session
         user = caller()
         snap, root_node, state, graph, error, lock = situation(session)
@@ -200,6 +201,7 @@ def register(app, services) -> None:
         In(ui.PENDING, "data", PENDING),
     )
     def validate_form(values, confirmed, pending):
+        pending = _usable(pending)
         outputs = ctx.outputs_list[0] if ctx.outputs_list else []
         names = [o["id"].get("name") for o in outputs if isinstance(o, dict) and isinstance(o.get("id"), dict)]
         if not pending:
@@ -250,6 +252,7 @@ def register(app, services) -> None:
         if not run_clicks:
             note.skip = True  # not a click: nothing happened
             return no_update, no_update
+        pending = _usable(pending)
         if not pending:
             raise UserError("nothing to run: choose a transition first")
         name = pending["name"]
@@ -332,6 +335,11 @@ def register(app, services) -> None:
                                               for s in last["steps"]],
                "success" if ok else "danger")
         return (False if ok else no_update), time.time()
+
+
+def _usable(pending) -> dict | None:
+    """The dialog's store as the server wrote it (a name), or None (a stale or forged page)."""
+    return pending if isinstance(pending, dict) and isinstance(pending.get("name"), str) else None
 
 
 def _answers(client) -> bool:

@@ -21,19 +21,54 @@ def server_callbacks(app) -> dict[str, dict]:
     return {key: spec for key, spec in app.callback_map.items() if "callback" in spec}
 
 
+def _pattern(component_id) -> dict | None:
+    """A pattern-matching id (as the app declares it, or as the callback map keeps it), else None."""
+    if isinstance(component_id, dict):
+        return component_id
+    if isinstance(component_id, str) and component_id.startswith("{"):
+        return json.loads(component_id)
+    return None
+
+
+def concrete_id(pattern: dict) -> dict:
+    """One component the pattern matches: wildcards (ALL, MATCH, ALLSMALLER) become "x"."""
+    return {k: ("x" if isinstance(v, list) or type(v).__name__ == "Wildcard" else v) for k, v in pattern.items()}
+
+
+def _stringify(component_id: dict) -> str:
+    return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+
+
+def _dependency(dep: dict, values: dict):
+    """What the renderer sends for one input or state: a pattern matches one component when the test gives a
+    value for it, none otherwise."""
+    name = f"{dep['id']}.{dep['property']}"
+    pattern = _pattern(dep["id"])
+    if pattern is None:
+        return {**dep, "value": values.get(name)}
+    if name not in values:
+        return []
+    return [{"id": concrete_id(pattern), "property": dep["property"], "value": values[name]}]
+
+
+def _trigger(name: str) -> str:
+    component, _, prop = name.rpartition(".")
+    pattern = _pattern(component)
+    return f"{_stringify(concrete_id(pattern))}.{prop}" if pattern is not None else name
+
+
 def body_for(key: str, spec: dict, values: dict | None = None, triggered: str | None = None) -> dict:
     values = values or {}
     declared = spec["output"] if isinstance(spec["output"], list | tuple) else [spec["output"]]
-    outputs = [{"id": o.component_id, "property": o.component_property} for o in declared]
-    inputs = [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in spec["inputs"]]
-    state = [{**s, "value": values.get(f"{s['id']}.{s['property']}")} for s in spec["state"]]
+    outputs = [[] if _pattern(o.component_id) is not None else
+               {"id": o.component_id, "property": o.component_property} for o in declared]
     first = spec["inputs"][0]
     return {
         "output": key,
         "outputs": outputs if key.startswith("..") else outputs[0],
-        "inputs": inputs,
-        "state": state,
-        "changedPropIds": [triggered or f"{first['id']}.{first['property']}"],
+        "inputs": [_dependency(i, values) for i in spec["inputs"]],
+        "state": [_dependency(s, values) for s in spec["state"]],
+        "changedPropIds": [_trigger(triggered or f"{first['id']}.{first['property']}")],
     }
 
 
