@@ -149,6 +149,9 @@ def register(app, services) -> None:
         Output(ui.MODAL_BODY, "children"),
         Output(ui.PENDING, "data"),
         Output(ui.FORM_ERROR, "children"),
+        Output(ui.CONFIRM, "value"),
+        Output(ui.CONFIRM, "label"),
+        Output(ui.CONFIRM_WRAP, "style"),
         In({"type": ui.COMMAND, "name": ALL}, "n_clicks", list_of(clicks, 100)),
         In(ui.DIAGRAM, "tapEdgeData", record(max_bytes=10_000)),
         In(ui.CANCEL, "n_clicks", clicks),
@@ -157,9 +160,9 @@ def register(app, services) -> None:
     )
     def open_dialog(_clicks, edge, _cancel, session):
         trigger = ctx.triggered_id
-        unchanged = (no_update, no_update, no_update, no_update, "")
+        unchanged = (no_update, no_update, no_update, no_update, "", no_update, no_update, no_update)
         if trigger == ui.CANCEL:
-            return False, no_update, no_update, None, ""
+            return False, no_update, no_update, None, "", False, "", {"display": "none"}
         if isinstance(trigger, dict):
             if not any(t.get("value") for t in ctx.triggered):
                 return unchanged  # a button was (re)drawn, not clicked
@@ -187,7 +190,8 @@ def register(app, services) -> None:
         target = f"{root_node['name']} (session {session}, {len(snap.nodes)} nodes)"
         title = SEQUENCE_LABELS.get(name, name) + (" — stops the run" if name in ("stop", "stop_run") else "")
         pending = {"name": name, "fields": [f.name for f in fields], "disruptive": disruptive, "session": session}
-        return True, title, ui.dialog_body(name, steps_of(name), fields, target, disruptive), pending, ""
+        return (True, title, ui.dialog_body(steps_of(name), fields, target), pending, "",
+                *ui.confirmation(name, target, disruptive))
 
     # -------------------------------------------------------------------------------- inline validation
 

@@ -22,7 +22,8 @@ RESULTS = "ctl-fsm-results"
 MODAL = "ctl-fsm-modal"
 MODAL_TITLE = "ctl-fsm-modal-title"
 MODAL_BODY = "ctl-fsm-modal-body"
-CONFIRM = "ctl-fsm-confirm"  # the checkbox a disruptive transition needs
+CONFIRM = "ctl-fsm-confirm"  # the checkbox a disruptive transition needs (always in the layout: an Input)
+CONFIRM_WRAP = "ctl-fsm-confirm-wrap"
 RUN = "ctl-fsm-run"
 CANCEL = "ctl-fsm-cancel"
 FORM_ERROR = "ctl-fsm-form-error"
@@ -82,7 +83,12 @@ def dialog():
     return dbc.Modal(
         [
             dbc.ModalHeader(dbc.ModalTitle(id=MODAL_TITLE)),
-            dbc.ModalBody([html.Div(id=MODAL_BODY), html.Div(id=FORM_ERROR, className="text-danger small mt-2")]),
+            dbc.ModalBody([
+                html.Div(id=MODAL_BODY),
+                html.Div(dbc.Checkbox(id=CONFIRM, value=False, label="", className="mt-2"), id=CONFIRM_WRAP,
+                         style={"display": "none"}),
+                html.Div(id=FORM_ERROR, className="text-danger small mt-2"),
+            ]),
             dbc.ModalFooter([
                 dbc.Button("Cancel", id=CANCEL, color="secondary", outline=True),
                 dbc.Button("Run", id=RUN, color="primary", disabled=True),
@@ -127,15 +133,17 @@ def argument_field(field: Field):
     ], className="mb-2")
 
 
-def dialog_body(name: str, steps: tuple[str, ...], fields: list[Field], target: str, disruptive: bool):
+def dialog_body(steps: tuple[str, ...], fields: list[Field], target: str):
     parts = [html.P(["On ", html.Strong(target), ": ", " → ".join(steps)], className="mb-2")]
-    parts += [argument_field(f) for f in fields] or [html.P("No arguments.", className="text-body-secondary")]
+    return parts + ([argument_field(f) for f in fields] or [html.P("No arguments.", className="text-body-secondary")])
+
+
+def confirmation(name: str, target: str, disruptive: bool) -> tuple[bool, str, dict]:
+    """The confirmation checkbox's (value, label, wrapper style): unticked and shown for a disruptive command,
+    ticked and hidden otherwise."""
     if disruptive:
-        parts.append(dbc.Checkbox(id=CONFIRM, value=False, className="mt-2",
-                                  label=f"Yes, run {name} on {target}"))
-    else:
-        parts.append(dbc.Checkbox(id=CONFIRM, value=True, style={"display": "none"}))
-    return parts
+        return False, f"Yes, run {name} on {target}", {"display": "block"}
+    return True, "", {"display": "none"}
 
 
 def step_list(progress: dict | None, summary: str):
