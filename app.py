@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import signal
 import sys
 from pathlib import Path
 
+import diskcache
+from dash import DiskcacheManager
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -116,6 +119,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         enable_mcp=False,
         health_endpoint=None,
         websocket_callbacks=False,
+        # Transitions and sequences run as background jobs (forked processes): every worker shares the directory,
+        # and dash signs the job handles with SECRET_KEY, the same in every worker. A job's result key is the
+        # function and its arguments: two tabs sending the same click would share it and swap their answers, so
+        # each call gets a key of its own (results then expire after an hour instead of being deleted when read).
+        background_callback_manager=DiskcacheManager(diskcache.Cache(str(settings.data_dir / "jobs")),
+                                                     cache_by=[lambda: secrets.token_hex(16)], expire=3600),
     )
     app.layout = shell(nav_items(), settings.demo)
     for module in CALLBACK_MODULES:

@@ -15,15 +15,71 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dash import ctx, hooks, no_update
+from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 from flask_login import current_user
 
 from auth.shapes import BadShape, check_values, declared_shapes
+from store.db import reset_after_fork
 
 log = logging.getLogger(__name__)
+
+CALLER = "rc_caller"  # the custom_data namespace carrying the caller into background jobs
+
+
+@hooks.custom_data(CALLER)
+def _caller_in_request(_context) -> dict:
+    """Runs in the request before every callback (hooks are process-global: this module registers it once, at
+    import). A background callback's job is a forked process: it reads the caller from here, never from the
+    request context it may have inherited from the forking thread."""
+    user = current_user
+    authenticated = bool(user and user.is_authenticated)
+    return {"name": user.name if authenticated else "", "pid": os.getpid(),
+            "permissions": sorted(user.permissions) if authenticated else [],
+            "address": (request.remote_addr or "") if has_request_context() else ""}
+
+
+def _captured() -> dict | None:
+    try:
+        data = (ctx.custom_data or {}).get(CALLER)
+    except Exception:  # no callback context at all (a stray call)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def in_background_job() -> bool:
+    """True in a background callback's job: the caller was captured by another process (the request's)."""
+    data = _captured()
+    return data is not None and data.get("pid") != os.getpid()
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    permissions: frozenset[str]
+    address: str
+    authenticated: bool
+
+    def can(self, permission: str | None) -> bool:
+        return self.authenticated and (permission is None or permission in self.permissions)
+
+
+def caller() -> Caller:
+    """Who is calling: the logged-in user in a request, or the one the request captured for a background job."""
+    if has_request_context() and not in_background_job():
+        user = current_user
+        if not user.is_authenticated:
+            return Caller("", frozenset(), request.remote_addr or "", False)
+        return Caller(user.name, frozenset(user.permissions), request.remote_addr or "", True)
+    data = _captured()
+    if data is None or not data.get("name"):
+        return Caller("", frozenset(), "", False)
+    return Caller(str(data["name"]), frozenset(data.get("permissions") or ()), str(data.get("address") or ""), True)
 
 
 class PermissionDenied(Exception):
@@ -61,7 +117,7 @@ class AuditNote:
 
 
 def client_address() -> str:
-    return (request.remote_addr or "") if has_request_context() else ""
+    return caller().address
 
 
 def guarded_callback(
@@ -80,19 +136,29 @@ def guarded_callback(
     `describe(*values)` gives the target and arguments (and optionally a finer action name) recorded for a
     denied or malformed call; it receives the values as sent. `permission=None` means "any logged-in user"
     (navigation, for instance); the login guard has already refused everybody else.
+
+    `background=True` (with the app's background callback manager) runs the function in a forked job, with the
+    same checks in the same order: the job has no request, so the caller is the one the request captured
+    (`caller()`), the database pool is reset after the fork, and a refusal or an error becomes its toast in the
+    job (the app's `on_error`) instead of an exception the request process would only see as text. With
+    `progress=[...]`, a mutating function receives `set_progress` right after its `AuditNote`.
     """
     shapes = declared_shapes(args)
+    background = bool(kwargs.get("background"))
+    with_progress = background and kwargs.get("progress") is not None
 
     def decorator(fn):
         name = action or f"read:{fn.__name__}"
 
-        @functools.wraps(fn)
-        def wrapper(*values):
-            user = current_user
-            username = getattr(user, "name", "") if user.is_authenticated else ""
-            if not (user.is_authenticated and (permission is None or user.can(permission))):
+        def checked(values: tuple):
+            set_progress = None
+            if with_progress:
+                set_progress, *rest = values
+                values = tuple(rest)
+            user = caller()
+            if not user.can(permission):
                 target, arguments, denied_action = _describe_safely(describe, values)
-                _record_safely(audit, username, denied_action or name, target=target, arguments=arguments,
+                _record_safely(audit, user.name, denied_action or name, target=target, arguments=arguments,
                                outcome="denied", detail=f"missing permission {permission}")
                 raise PermissionDenied(permission, name)
             try:
@@ -100,17 +166,36 @@ def guarded_callback(
             except BadShape as exc:
                 if action is not None:
                     target, arguments, finer = _describe_safely(describe, values)
-                    _record_safely(audit, username, finer or action, target=target, arguments=arguments,
+                    _record_safely(audit, user.name, finer or action, target=target, arguments=arguments,
                                    outcome="failed", detail=f"bad request: {exc}")
                 raise BadRequest(str(exc)) from None
+            extra = (set_progress,) if with_progress else ()
             if action is None:
-                return fn(*values)
+                return fn(*extra, *values)
             target, arguments, _finer = _describe_safely(describe, values)
-            return _run_audited(audit, fn, username, action, values, target, arguments)
+            return _run_audited(audit, fn, user.name, action, extra + values, target, arguments)
+
+        @functools.wraps(fn)
+        def wrapper(*values):
+            if not background or not in_background_job():
+                return checked(values)
+            # In the job: a forked process. Pooled connections must not cross the fork.
+            reset_after_fork(audit.db)
+            try:
+                return checked(values)
+            except PreventUpdate:
+                raise
+            except Exception as exc:  # the request process would only get the text: toast it from here
+                handler = getattr(app, "_on_error", None)
+                if handler is None:
+                    raise
+                handler(exc)
+                return no_update
 
         wrapper.required_permission = permission
         wrapper.audit_action = action
         wrapper.input_shapes = shapes
+        wrapper.background = background
         app.callback(*args, **kwargs)(wrapper)
         return fn
 

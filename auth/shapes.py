@@ -231,3 +231,21 @@ def check_values(shapes: list[tuple[str, Shape]], values: tuple) -> tuple:
         except BadShape as exc:
             raise BadShape(f"{name}: {exc}") from None
     return tuple(out)
+
+
+def scalar(max_len: int = 1000) -> Shape:
+    """A form field's value: missing, true/false, a finite number, or text of at most `max_len` characters."""
+    bounded = text(max_len)
+
+    def check(value):
+        if value is None or isinstance(value, bool | int):
+            return value
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise BadShape("expected a finite number")
+            return value
+        if isinstance(value, str):
+            return bounded(value)
+        raise BadShape(f"expected a value, got {_kind(value)}")
+
+    return check

@@ -11,3 +11,7 @@ own ids; these are the ones several parts read.
 SESSION = "ctl-session"
 PERMS = "ctl-perms"
 CHANGED = "ctl-changed"
+# dcc.Store (in the FSM panel), written by its tick: {"held": bool, "text": "transition in progress: start, by alice
+# since 14:02:11 UTC"} while a transition runs on the session's root, so every part disables its command buttons
+# with that text
+LOCK = "ctl-lock"

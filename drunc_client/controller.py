@@ -249,6 +249,12 @@ def _check_value(transition: str, arg: ArgumentSpec, value: Any) -> Any:
     return value
 
 
+def check_argument_value(transition: str, arg: ArgumentSpec, value: Any) -> Any:
+    """One argument's value checked (and a FLOAT made float) by the same rules `encode_arguments` applies, so a
+    form can say which field is wrong before anything is sent. Raises InvalidArguments."""
+    return _check_value(transition, arg, value)
+
+
 def encode_arguments(spec: TransitionSpec, values: Mapping[str, Any] | None) -> dict[str, any_pb2.Any]:
     """Validate `values` against the transition's declared arguments and pack them (protocol 7.3).
 

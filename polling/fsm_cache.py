@@ -1,0 +1,100 @@
+"""describe_fsm answers, learnt destinations and the progress of the transition running, per root controller, in
+the shared cache: tabs never call drunc on a tick, and every tab (and worker) sees the same progress.
+
+    cache = FsmCache(cache_dir, backends)
+    cache.graph(session, root, state)        # FsmGraph; describe_fsm asked at most once per `ttl` per root
+    cache.learn(root, transition, before, after)
+    cache.set_progress(root, {...}) / cache.progress(root) / cache.clear_progress(root)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import diskcache
+
+from drunc_client.errors import BackendUnavailable, DruncError
+from viewmodels.fsm import FsmGraph, derive_graph, learn, states_to_ask
+
+log = logging.getLogger("runcontrol.polling")
+
+DESCRIBE_USER = "runcontrol-ui"
+
+
+class FsmCache:
+    def __init__(self, cache_dir: Path, backends, *, timeout: float = 5.0, ttl: float = 15.0):
+        self.cache_dir = Path(cache_dir)
+        self.backends = backends
+        self.timeout = timeout
+        self.ttl = ttl
+        self._cache: diskcache.Cache | None = None
+        self._pid: int | None = None
+
+    @property
+    def cache(self) -> diskcache.Cache:
+        if self._cache is None or self._pid != os.getpid():  # a forked job opens its own handle
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            self._cache = diskcache.Cache(str(self.cache_dir), timeout=5, eviction_policy="none")
+            self._pid = os.getpid()
+        return self._cache
+
+    def learnt(self, root: str) -> dict[str, str]:
+        return dict(self.cache.get(f"fsm-learnt:{root}") or {})
+
+    def learn(self, root: str, transition: str, before: str, after: str) -> None:
+        with self.cache.transact():
+            updated = learn(self.learnt(root), transition, before, after)
+            if updated is not None:
+                self.cache.set(f"fsm-learnt:{root}", updated)
+                self.cache.delete(f"fsm-describe:{root}")  # the new state's own transitions are asked next
+
+    def graph(self, session: str, root: str, state: str | None) -> FsmGraph:
+        """The graph, from the cache when its answer is younger than `ttl` and knows `state`. Raises DruncError
+        when the controller cannot be asked and nothing is cached."""
+        key = f"fsm-describe:{root}"
+        entry = self.cache.get(key)
+        learnt = self.learnt(root)
+        fresh = entry is not None and time.time() - entry["at"] < self.ttl
+        knows_state = entry is not None and (not state or state in entry["asked"] or state in ("unknown", "error"))
+        if not (fresh and knows_state):
+            try:
+                entry = self._describe(session, root, learnt, state)
+                self.cache.set(key, entry, expire=self.ttl * 20)
+            except DruncError:
+                if entry is None:
+                    raise
+                log.info("describe_fsm of %s failed: the cached answer is kept", root, exc_info=True)
+        return derive_graph(entry["specs"], entry["sources"], learnt)
+
+    def _describe(self, session: str, root: str, learnt: dict[str, str], state: str | None) -> dict:
+        client = self.backends.controller(DESCRIBE_USER, address=root, timeout=self.timeout, session=session)
+        specs = client.all_transitions()
+        asked = states_to_ask(specs, learnt, state)
+        sources = {}
+        for name in asked:
+            try:
+                sources[name] = [s.name for s in client.describe_fsm(name)]
+            except BackendUnavailable:
+                raise
+            except DruncError:
+                sources[name] = []  # not a state of this controller's FSM
+        return {"specs": specs, "sources": sources, "asked": asked, "at": time.time()}
+
+    # -- the transition running ---------------------------------------------------------------------------------
+
+    def set_progress(self, root: str, progress: dict, expire: float) -> None:
+        self.cache.set(f"fsm-progress:{root}", progress, expire=expire)
+
+    def progress(self, root: str) -> dict | None:
+        return self.cache.get(f"fsm-progress:{root}")
+
+    def clear_progress(self, root: str) -> None:
+        self.cache.delete(f"fsm-progress:{root}")
+
+    def close(self) -> None:
+        if self._cache is not None and self._pid == os.getpid():
+            self._cache.close()
+        self._cache = None
