@@ -22,15 +22,17 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, literal_column, select
+from sqlalchemy import delete, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import Database
 from store.message_filters import (
     FIELD_COLUMNS,
+    LEVELS,
+    OTHER,
     SEVERITY_KEYS,
     MessageFilter,
     after_key,
@@ -150,6 +152,14 @@ _PG_INSERT = (
     f"SELECT *, pg_current_xact_id()::text::bigint FROM unnest("
     + ", ".join(f"%s::{t}[]" for t in _PG_ARRAY_TYPES)
     + ') ON CONFLICT (topic, "partition", "offset") DO NOTHING'
+)
+
+
+# A loose index scan over (severity, time, id): one index probe per distinct severity, on both databases.
+_DISTINCT_SEVERITIES = text(
+    "WITH RECURSIVE s(v) AS (SELECT min(severity) FROM messages UNION ALL "
+    "SELECT (SELECT min(severity) FROM messages WHERE severity > s.v) FROM s WHERE s.v IS NOT NULL) "
+    "SELECT v FROM s WHERE v IS NOT NULL"
 )
 
 
@@ -323,6 +333,10 @@ class MessageStore:
         offset = max(0, int(offset))
         if limit == 0:
             return []
+        if any(clean(v, 16).strip().upper() == OTHER for v in flt.severities):
+            flt = self._expand_other(flt)
+            if not flt.severities:
+                return []
         ascending = after is not None
         order = (_T.c.time, _T.c.id) if ascending else (_T.c.time.desc(), _T.c.id.desc())
         keys = [before_key(before), after_key(after)]
@@ -343,6 +357,14 @@ class MessageStore:
                 merged = heapq.merge(*pages, key=lambda m: m.key, reverse=not ascending)
                 found = [m for _, m in zip(range(offset + limit), merged, strict=False)][offset:]
         return found[::-1] if ascending else found
+
+    def _expand_other(self, flt: MessageFilter) -> MessageFilter:
+        """OTHER as the unusual severities stored now, so that severity can drive the page's index walk (a walk
+        that tests `NOT IN levels` on every row would read the whole table when, as usual, there are none)."""
+        with self.db.engine.connect() as conn:
+            stored = list(conn.scalars(_DISTINCT_SEVERITIES))
+        kept = tuple(v for v in flt.severities if clean(v, 16).strip().upper() != OTHER)
+        return replace(flt, severities=kept + tuple(v for v in stored if v not in LEVELS))
 
     def search(self, flt: MessageFilter | None = None, before_id: int | None = None,
                limit: int = 100) -> list[StoredMessage]:
