@@ -108,6 +108,7 @@ def test_live_with_a_filter_and_limits(db):
     rows, cursor = store.live(cursor, MessageFilter(severities=("ERROR",)), limit=2)
     rest, cursor = store.live(cursor, MessageFilter(severities=("ERROR",)), limit=2)
     assert [m.severity for m in rows + rest] == ["ERROR"] * 3
-    assert store.live(cursor, limit=0) == ([], cursor)
+    rows, cursor = store.live(cursor, limit=0)  # returns nothing (on PostgreSQL the cursor may move to the xmin)
+    assert rows == [] and store.live(cursor)[0] == []
     with pytest.raises(ValueError, match="cursor"):
         store.live("garbage")
