@@ -68,7 +68,8 @@ def test_debug_is_off_by_default_and_everything_ticked_means_no_condition():
 def test_switching_mode_keeps_the_filters():
     state = mq.make_state(session="np04", severities=["FATAL"], text="x")
     switched = mq.with_mode(state, "query")
-    assert switched.mode == "query" and (switched.session, switched.severities, switched.text) == ("np04", ("FATAL",), "x")
+    assert switched.mode == "query"
+    assert (switched.session, switched.severities, switched.text) == ("np04", ("FATAL",), "x")
 
 
 def test_terms_match_and_exclude_per_field():
