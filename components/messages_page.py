@@ -99,7 +99,6 @@ def message_grid() -> dag.AgGrid:
             "enableCellTextSelection": True, "suppressFieldDotNotation": True, "animateRows": False,
             "rowClassRules": {"rc-msg-acked": "params.data && params.data.ack",
                               "rc-msg-fresh": "params.data && params.data.fresh"},
-            "overlayNoRowsTemplate": "No message matches the filter.",
         },
         columnSize="responsiveSizeToFit",
         style={"height": "58vh", "width": "100%"},
@@ -109,8 +108,9 @@ def message_grid() -> dag.AgGrid:
 
 def _field_input(key: str, value: str) -> dbc.Col:
     return dbc.Col(
-        dbc.Input(id=FIELDS[key], value=value, placeholder=mq.FIELD_LABELS[key], type="search", size="sm",
-                  debounce=500, maxlength=mq.TEXT_MAX, title=f"{mq.FIELD_LABELS[key]}: a, b to match, !c to exclude"),
+        html.Div(dbc.Input(id=FIELDS[key], value=value, placeholder=mq.FIELD_LABELS[key], type="search", size="sm",
+                           debounce=500, maxlength=mq.TEXT_MAX),
+                 title=f"{mq.FIELD_LABELS[key]}: a, b to match, !c to exclude"),
         md=2, sm=4, xs=6,
     )
 
@@ -125,8 +125,7 @@ def filter_bar(state: mq.QueryState) -> html.Div:
             button_choices(MODE, [{"label": "Live", "value": "live"}, {"label": "Query", "value": "query"}],
                            state.mode, "rc-msgs-mode me-2"),
             dbc.Select(id=RANGE, options=[{"label": v, "value": k} for k, v in mq.PRESET_LABELS.items()],
-                       value=state.range, size="sm", class_name="rc-msgs-range me-2", disabled=not query,
-                       title="time range (query mode)"),
+                       value=state.range, size="sm", class_name="rc-msgs-range me-2", disabled=not query),
             dbc.Input(id=START, value=state.start, placeholder="from (UTC)", size="sm", debounce=True,
                       class_name="rc-msgs-time me-1", disabled=not (query and custom), maxlength=40),
             dbc.Input(id=END, value=state.end, placeholder="to (UTC)", size="sm", debounce=True,

@@ -180,3 +180,12 @@ def test_consumer_health_names_last_message_errors_and_lag():
     assert loud == "ok" and "last message 2025-03-01 11:59:55.000 UTC" in text and "lag 12" in text
     Status.last_error = "broker down"
     assert mq.consumer_health(Status(), NOW) == (mq.consumer_health(Status(), NOW)[0], "error")
+
+
+def test_the_page_layout_builds_for_a_viewer_and_an_expert():
+    from pages.context import PageContext
+    from pages.messages import layout
+
+    for perms in ({"view"}, {"view", "messages.manage"}):
+        page = layout(PageContext("u", frozenset(perms), query="?mode=query&sev=ERROR&session=np04"))
+        assert "msgs-grid" in str(page.to_plotly_json())
