@@ -5,7 +5,7 @@ drunc does, then for each database and batch size drains them with a fresh consu
 and prints messages per second, measured from the group join to the last row stored (decode + insert + offset
 commit; Tansu's fetch latency included). SQLite always; PostgreSQL when TEST_POSTGRES_URL is set.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--messages 50000] [--batch-sizes 100,500,2000]
+    .venv/bin/python benchmarks/bench_ingest.py [--rows 50000] [--batch-sizes 100,500,2000]
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def drain(broker: TansuBroker, session: str, url: str, batch_size: int, count: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--messages", "--rows", type=int, default=50_000, help="messages produced and drained")
     parser.add_argument("--batch-sizes", default="100,500,2000")
     args = parser.parse_args()
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]

@@ -1,37 +1,52 @@
-"""Stored Kafka messages: idempotent batched inserts, cheap incremental and filtered queries, retention, and the
-consumer's status row.
+"""Stored Kafka messages: fast idempotent batched inserts, filtered pages ordered by (time, id), counters and
+rates, streamed export, exact live polling, retention, and the consumer's status row.
 
 How the queries stay off full scans:
 
-- `newer_than(last_id)` walks the primary key from `last_id` upwards (a range on the rowid / the PK index) and
-  applies the filters to those few new rows only (the filter columns are written so that no index on them is
-  chosen instead, which would sort every matching row).
-- `search()` picks one *driving* filter (source, session, topic, broadcast type, then severity: the first that is
-  set) and runs one query per value of it, each walking that column's `(column, id)` index backwards from
-  `before_id` and stopping at LIMIT; the other filters (sets, time range, text) are checked on the rows the walk
-  reaches; the per-value pages are merged in Python. With no set filter, the walk is on the primary key itself.
-  An `IN (...)` on the driving column would make the database sort every matching row before the LIMIT.
-- The text filter is a case-insensitive substring (`lower(text) LIKE lower(:pattern)`, LIKE metacharacters
-  escaped). It cannot use an index: it is applied to the rows the index walk reaches, so it is fast when the other
-  filters narrow the walk or when matches are common, and walks further back when they are rare.
+- `page()` picks one *driving* set filter (store/message_filters.py `SET_FIELDS` order: the first that is set) and
+  runs one query per value of it, each walking that column's `(column, time, id)` index backwards from the keyset
+  and stopping at LIMIT; the other filters are checked on the rows the walk reaches; the per-value pages are
+  merged in Python. With no set filter the walk is on the `(time, id)` index. An `IN (...)` on the driving column
+  would make the database sort every matching row before the LIMIT.
+- Text match/exclude is a case-insensitive substring (`lower(text) LIKE`, metacharacters escaped). PostgreSQL
+  has a trigram GIN index on `lower(text)` (migration 0006), which the planner uses for a rare text; SQLite
+  applies it to the rows the walk reaches.
+- `newer_than(last_id)` walks the primary key from `last_id` upwards and applies the filters to those rows only.
+- `live()` is exact under concurrent writers: see store/message_live.py.
+- Writes: one multi-row statement per batch (PostgreSQL: `INSERT ... SELECT FROM unnest(arrays)`, one round
+  trip; SQLite: the driver's executemany), `ON CONFLICT (topic, partition, offset) DO NOTHING` on both.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import delete, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import Database
+from store.message_filters import (
+    FIELD_COLUMNS,
+    LEVELS,
+    OTHER,
+    SEVERITY_KEYS,
+    MessageFilter,
+    after_key,
+    before_key,
+    conditions,
+    driving_field,
+    severity_key,
+)
 from store.models import ConsumerStatus, Message, utcnow
 from store.text import clean, clean_json
 
 KINDS = ("broadcast", "ers", "undecodable")
 DEFAULT_CONSUMER = "runcontrol-ui"
+MAX_PAGE = 10_000
 
 _T = Message.__table__
 _S = ConsumerStatus.__table__
@@ -71,21 +86,12 @@ class StoredMessage:
     text: str
     details: dict | None
     received_at: datetime
+    acked_at: datetime | None = None  # when an ERROR/FATAL was acknowledged (who: store/acks.py acks_for)
 
-
-@dataclass(frozen=True)
-class MessageFilter:
-    """Empty sets and empty text mean "any". `since`/`until` bound the message time (inclusive)."""
-
-    severities: tuple[str, ...] = ()
-    topics: tuple[str, ...] = ()
-    sessions: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    broadcast_types: tuple[str, ...] = ()
-    text: str = ""
-    since: datetime | None = None
-    until: datetime | None = None
-    kinds: tuple[str, ...] = field(default=())
+    @property
+    def key(self) -> tuple[datetime, int]:
+        """The (time, id) keyset of this row: pass it as `before`/`after` to `page()`."""
+        return self.time, self.id
 
 
 @dataclass(frozen=True)
@@ -101,42 +107,32 @@ class ConsumerStatusInfo:
 
 # -- value cleaning: PostgreSQL rejects NUL in text and enforces VARCHAR lengths; do the same on both backends ----
 
-def _text(value) -> str:
-    return clean(value)
-
-
 def _clip(value, limit: int) -> str:
     return clean(value, limit)
 
 
-_clean_json = clean_json
-
-
 _LIMITS = {c.name: c.type.length for c in _T.columns if getattr(c.type, "length", None)}
+# The columns a batch writes, in this order (txid is added by the PostgreSQL statement itself).
+_WRITTEN = ("time", "received_at", "topic", "partition", "offset", "kind", "severity", "session", "source", "host",
+            "broadcast_type", "issue_name", "text", "details")
 
 
-def _row(m: NewMessage, received_at: datetime) -> dict:
-    return {
-        "time": m.time,
-        "received_at": received_at,
-        "topic": _clip(m.topic, _LIMITS["topic"]),
-        "partition": int(m.partition),
-        "offset": int(m.offset),
-        "kind": _clip(m.kind, _LIMITS["kind"]),
-        "severity": _clip(m.severity, _LIMITS["severity"]),
-        "session": _clip(m.session, _LIMITS["session"]),
-        "source": _clip(m.source, _LIMITS["source"]),
-        "host": _clip(m.host, _LIMITS["host"]),
-        "broadcast_type": _clip(m.broadcast_type, _LIMITS["broadcast_type"]),
-        "issue_name": _clip(m.issue_name, _LIMITS["issue_name"]),
-        "text": _text(m.text or ""),
-        "details": None if m.details is None else _clean_json(m.details),
-    }
+def _row(m: NewMessage, received_at: datetime) -> tuple:
+    if m.time.tzinfo is None:
+        raise ValueError("naive datetime given as a message time")
+    return (
+        m.time, received_at, _clip(m.topic, _LIMITS["topic"]), int(m.partition), int(m.offset),
+        _clip(m.kind, _LIMITS["kind"]), _clip(m.severity, _LIMITS["severity"]), _clip(m.session, _LIMITS["session"]),
+        _clip(m.source, _LIMITS["source"]), _clip(m.host, _LIMITS["host"]),
+        _clip(m.broadcast_type, _LIMITS["broadcast_type"]), _clip(m.issue_name, _LIMITS["issue_name"]),
+        clean(m.text or ""), None if m.details is None else json.dumps(clean_json(m.details)),
+    )
 
 
 _COLUMNS = (
     _T.c.id, _T.c.topic, _T.c.partition, _T.c.offset, _T.c.time, _T.c.kind, _T.c.severity, _T.c.session,
     _T.c.source, _T.c.host, _T.c.broadcast_type, _T.c.issue_name, _T.c.text, _T.c.details, _T.c.received_at,
+    _T.c.acked_at,
 )
 
 
@@ -144,50 +140,42 @@ def _stored(row) -> StoredMessage:
     return StoredMessage(*row)
 
 
-# The set filters, in the order in which one is chosen to drive an index walk (most selective first).
-_SET_FILTERS = (
-    ("sources", _T.c.source),
-    ("sessions", _T.c.session),
-    ("topics", _T.c.topic),
-    ("broadcast_types", _T.c.broadcast_type),
-    ("severities", _T.c.severity),
+DISTINCT_COLUMNS = dict(FIELD_COLUMNS)
+
+_INSERT_COLUMNS = ", ".join(f'"{c}"' for c in _WRITTEN)
+_SQLITE_INSERT = (f"INSERT INTO messages ({_INSERT_COLUMNS}) VALUES ({', '.join('?' * len(_WRITTEN))}) "
+                  'ON CONFLICT (topic, "partition", "offset") DO NOTHING')
+_PG_ARRAY_TYPES = ("timestamptz", "timestamptz", "text", "int", "bigint", "text", "text", "text", "text", "text",
+                   "text", "text", "text", "json")
+_PG_INSERT = (
+    f"INSERT INTO messages ({_INSERT_COLUMNS}, txid) "
+    f"SELECT *, pg_current_xact_id()::text::bigint FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _PG_ARRAY_TYPES)
+    + ') ON CONFLICT (topic, "partition", "offset") DO NOTHING'
 )
 
-DISTINCT_COLUMNS = {
-    "session": _T.c.session,
-    "source": _T.c.source,
-    "topic": _T.c.topic,
-    "broadcast_type": _T.c.broadcast_type,
-    "severity": _T.c.severity,
-    "host": _T.c.host,
-    "kind": _T.c.kind,
-}
+
+# A loose index scan over (severity, time, id): one index probe per distinct severity, on both databases.
+_DISTINCT_SEVERITIES = text(
+    "WITH RECURSIVE s(v) AS (SELECT min(severity) FROM messages UNION ALL "
+    "SELECT (SELECT min(severity) FROM messages WHERE severity > s.v) FROM s WHERE s.v IS NOT NULL) "
+    "SELECT v FROM s WHERE v IS NOT NULL"
+)
 
 
-def _values(values: Iterable[str], limit: int) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(_clip(v, limit) for v in values))
+def _sqlite_time(moment: datetime) -> str:
+    """The text SQLAlchemy's SQLite DateTime stores (UTC, always with microseconds): keysets compare it as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _apply(stmt: Select, flt: MessageFilter | None, *, skip: str = "", unindexed: bool = False) -> Select:
-    """Add the filter's conditions; `unindexed` writes them as `column || ''` so that no filter index is used and
-    the planner walks the id range instead."""
-    if flt is None:
-        return stmt
-    for name, col in _SET_FILTERS:
-        values = getattr(flt, name)
-        if values and name != skip:
-            values = _values(values, col.type.length)
-            column = col.concat("") if unindexed else col
-            stmt = stmt.where(column == values[0]) if len(values) == 1 else stmt.where(column.in_(values))
-    if flt.kinds:
-        stmt = stmt.where(_T.c.kind.in_(_values(flt.kinds, 16)))
-    if flt.since is not None:
-        stmt = stmt.where(_T.c.time >= flt.since)
-    if flt.until is not None:
-        stmt = stmt.where(_T.c.time <= flt.until)
-    if flt.text:
-        stmt = stmt.where(func.lower(_T.c.text).contains(_text(flt.text).lower(), autoescape=True))
-    return stmt
+def _bucket_expr(is_sqlite: bool, secs: int):
+    """The start of a message's time bucket, as Unix seconds."""
+    if is_sqlite:
+        # The SQLite DateTime text is "YYYY-MM-DD HH:MM:SS.ffffff" in UTC.
+        epoch = func.cast(func.strftime("%s", func.substr(_T.c.time, 1, 19)), postgresql.BIGINT)
+    else:
+        epoch = func.cast(func.floor(func.extract("epoch", _T.c.time)), postgresql.BIGINT)
+    return (epoch // secs) * secs if secs > 1 else epoch
 
 
 class MessageStore:
@@ -196,10 +184,6 @@ class MessageStore:
 
     # -- writing ------------------------------------------------------------------------------------------------
 
-    def _insert(self):
-        dialect = sqlite if self.db.is_sqlite else postgresql
-        return dialect.insert(_T).on_conflict_do_nothing(index_elements=["topic", "partition", "offset"])
-
     def insert_batch(self, rows: Sequence[NewMessage]) -> int:
         """Store the rows in one transaction; a (topic, partition, offset) already stored is skipped.
 
@@ -207,17 +191,27 @@ class MessageStore:
         """
         if not rows:
             return 0
+        with self.db.engine.begin() as conn:
+            return self.write(conn, rows)
+
+    def write(self, conn, rows: Sequence[NewMessage]) -> int:
+        """`insert_batch` inside the caller's transaction (`conn`): how many rows were new."""
+        if not rows:
+            return 0
         now = utcnow()
         params = [_row(m, now) for m in rows]
-        stmt = self._insert().returning(_T.c.id)
-        with self.db.engine.begin() as conn:
-            # executemany + RETURNING is SQLAlchemy's "insertmanyvalues": multi-row INSERTs, only new rows return.
-            return len(conn.execute(stmt, params).all())
+        if self.db.is_sqlite:
+            received = _sqlite_time(now)
+            params = [(_sqlite_time(p[0]), received, *p[2:]) for p in params]
+            return max(0, conn.exec_driver_sql(_SQLITE_INSERT, params).rowcount)
+        columns = [list(c) for c in zip(*params, strict=True)]
+        return max(0, conn.exec_driver_sql(_PG_INSERT, tuple(columns)).rowcount)
 
     def prune(self, max_age_secs: int | None, max_rows: int | None, batch: int = 5000) -> int:
         """Delete messages older than `max_age_secs` (by message time) and the oldest beyond `max_rows`.
 
-        Deletes at most `batch` rows per transaction, so writers and readers are never blocked for long.
+        Deletes at most `batch` rows per transaction, so writers and readers are never blocked for long. Their
+        acknowledgements go with them (ON DELETE CASCADE).
         """
         removed = 0
         if max_age_secs is not None:
@@ -263,7 +257,7 @@ class MessageStore:
             "last_poll_time": now if polled else None,
             "messages_stored": int(stored),
             "undecodable": int(undecodable),
-            "last_error": None if last_error is None else _text(last_error),
+            "last_error": None if last_error is None else clean(last_error),
             "updated_at": now,
         }
         dialect = sqlite if self.db.is_sqlite else postgresql
@@ -295,37 +289,141 @@ class MessageStore:
                 int(row.undecodable), row.last_error or None, row.updated_at,
             )
 
+    def get(self, message_id: int) -> StoredMessage | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(*_COLUMNS).where(_T.c.id == int(message_id))).first()
+        return None if row is None else _stored(row)
+
     def newer_than(self, last_id: int, limit: int = 500, flt: MessageFilter | None = None) -> list[StoredMessage]:
-        """Messages with an id above `last_id`, oldest first: what a poller has not seen yet."""
-        stmt = select(*_COLUMNS).where(_T.c.id > int(last_id))
-        stmt = _apply(stmt, flt, unindexed=True).order_by(_T.c.id).limit(max(0, limit))
+        """Messages with an id above `last_id`, oldest first: what a poller has not seen yet.
+
+        Exact with one writer (SQLite always); with several writers on PostgreSQL a row committed out of id order
+        can be skipped: use `live()` there.
+        """
+        stmt = select(*_COLUMNS).where(_T.c.id > int(last_id), *conditions(flt, unindexed=True))
+        stmt = stmt.order_by(_T.c.id).limit(max(0, limit))
         with self.db.engine.connect() as conn:
             return [_stored(r) for r in conn.execute(stmt)]
 
-    def search(
-        self, flt: MessageFilter | None = None, before_id: int | None = None, limit: int = 100
-    ) -> list[StoredMessage]:
-        """Matching messages, newest first; pass the last id of a page as `before_id` to get the next one."""
+    def live(self, cursor: str | None, flt: MessageFilter | None = None,
+             limit: int = 500) -> tuple[list[StoredMessage], str]:
+        """The matching messages committed since `cursor`, oldest first, and the cursor for the next poll.
+
+        Never skips a committed row, also with several consumers writing at once (store/message_live.py).
+        `cursor=None` starts at "now" and returns no rows: take the cursor first, then load the first page with
+        `page()`, so a row committed in between comes twice (dedupe by id), never zero times. Fewer than `limit`
+        rows means caught up; `limit` rows means call again. A malformed cursor raises ValueError.
+        """
+        from store.message_live import poll
+
+        return poll(self, cursor, flt, limit)
+
+    def page(self, flt: MessageFilter | None = None, before: tuple[datetime, int] | None = None, limit: int = 100,
+             *, after: tuple[datetime, int] | None = None, offset: int = 0) -> list[StoredMessage]:
+        """Matching messages, newest first by (time, id).
+
+        - `before`: the key (`StoredMessage.key`) of the last row of the previous page → the next (older) page;
+        - `after`: the key of the newest row shown → the `limit` rows just newer than it (the oldest of them),
+          still returned newest first: how a paused grid catches up, block by block, towards now;
+        - `offset` skips rows after the keyset: for a grid block whose predecessor was never loaded (a jump of
+          the scroll bar). It costs a walk over the skipped rows, so keep it small; prefer keysets.
+        """
         flt = flt or MessageFilter()
-        if limit <= 0:
+        limit = max(0, min(int(limit), MAX_PAGE))
+        offset = max(0, int(offset))
+        if limit == 0:
             return []
-        driving = next(((name, col) for name, col in _SET_FILTERS if getattr(flt, name)), None)
-        base = select(*_COLUMNS)
-        if before_id is not None:
-            base = base.where(_T.c.id < int(before_id))
+        if any(clean(v, 16).strip().upper() == OTHER for v in flt.severities):
+            flt = self._expand_other(flt)
+            if not flt.severities:
+                return []
+        ascending = after is not None
+        order = (_T.c.time, _T.c.id) if ascending else (_T.c.time.desc(), _T.c.id.desc())
+        keys = [before_key(before), after_key(after)]
+        driving = driving_field(flt)
         with self.db.engine.connect() as conn:
             if driving is None:
-                stmt = _apply(base, flt).order_by(_T.c.id.desc()).limit(limit)
-                return [_stored(r) for r in conn.execute(stmt)]
-            name, column = driving
-            pages = []
-            for value in _values(getattr(flt, name), column.type.length):
-                stmt = _apply(base.where(column == value), flt, skip=name).order_by(_T.c.id.desc()).limit(limit)
-                pages.append([_stored(r) for r in conn.execute(stmt)])
-        if len(pages) == 1:
-            return pages[0]
-        merged = heapq.merge(*pages, key=lambda m: m.id, reverse=True)
-        return [m for _, m in zip(range(limit), merged, strict=False)]
+                stmt = (select(*_COLUMNS).where(*keys, *conditions(flt)).order_by(*order)
+                        .limit(limit).offset(offset))
+                found = [_stored(r) for r in conn.execute(stmt)]
+            else:
+                name, values = driving
+                column = FIELD_COLUMNS[name]
+                pages = []
+                for value in values:
+                    stmt = (select(*_COLUMNS).where(column == value, *keys, *conditions(flt, skip=name))
+                            .order_by(*order).limit(limit + offset))
+                    pages.append([_stored(r) for r in conn.execute(stmt)])
+                merged = heapq.merge(*pages, key=lambda m: m.key, reverse=not ascending)
+                found = [m for _, m in zip(range(offset + limit), merged, strict=False)][offset:]
+        return found[::-1] if ascending else found
+
+    def _expand_other(self, flt: MessageFilter) -> MessageFilter:
+        """OTHER as the unusual severities stored now, so that severity can drive the page's index walk (a walk
+        that tests `NOT IN levels` on every row would read the whole table when, as usual, there are none)."""
+        with self.db.engine.connect() as conn:
+            stored = list(conn.scalars(_DISTINCT_SEVERITIES))
+        kept = tuple(v for v in flt.severities if clean(v, 16).strip().upper() != OTHER)
+        return replace(flt, severities=kept + tuple(v for v in stored if v not in LEVELS))
+
+    def search(self, flt: MessageFilter | None = None, before_id: int | None = None,
+               limit: int = 100) -> list[StoredMessage]:
+        """`page()` with the keyset given by an id (the last id of the previous page), for the live panel.
+
+        A `before_id` that is no longer stored (pruned) gives an empty page: the rows before it are gone too.
+        """
+        before = None
+        if before_id is not None:
+            with self.db.engine.connect() as conn:
+                moment = conn.scalar(select(_T.c.time).where(_T.c.id == int(before_id)))
+            if moment is None:
+                return []
+            before = (moment, int(before_id))
+        return self.page(flt, before, limit)
+
+    def export(self, flt: MessageFilter | None = None, batch: int = 5000) -> Iterator[StoredMessage]:
+        """Every matching message, newest first, in keyset batches of `batch` rows: memory stays flat however
+        many rows match, and no transaction is held open between batches (a slow client never pins the WAL or
+        the PostgreSQL xmin)."""
+        before = None
+        while True:
+            rows = self.page(flt, before, batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+            before = rows[-1].key
+
+    def count_matching(self, flt: MessageFilter | None = None, cap: int | None = None) -> int:
+        """How many messages match; with `cap`, counting stops there (the answer is then "at least cap")."""
+        stmt = select(literal_column("1")).select_from(_T).where(*conditions(flt))
+        if cap is not None:
+            stmt = stmt.limit(max(0, int(cap)))
+        with self.db.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+    def severity_counts(self, flt: MessageFilter | None = None) -> dict[str, int]:
+        """Matching messages per normalised severity (DEBUG, INFO, WARNING, ERROR, FATAL, OTHER), zeros included."""
+        counts = dict.fromkeys(SEVERITY_KEYS, 0)
+        stmt = select(_T.c.severity, func.count()).where(*conditions(flt)).group_by(_T.c.severity)
+        with self.db.engine.connect() as conn:
+            for severity, n in conn.execute(stmt):
+                counts[severity_key(severity)] += int(n)
+        return counts
+
+    def rate(self, flt: MessageFilter | None = None, bucket_secs: int = 60) -> list[tuple[datetime, str, int]]:
+        """(bucket start, normalised severity, messages) for every non-empty bucket, oldest first."""
+        secs = max(1, int(bucket_secs))
+        bucket = _bucket_expr(self.db.is_sqlite, secs).label("bucket")
+        stmt = (select(bucket, _T.c.severity, func.count()).where(*conditions(flt))
+                .group_by(bucket, _T.c.severity))
+        totals: dict[tuple[int, str], int] = {}
+        with self.db.engine.connect() as conn:
+            for start, severity, n in conn.execute(stmt):
+                key = (int(start), severity_key(severity))
+                totals[key] = totals.get(key, 0) + int(n)
+        order = {s: i for i, s in enumerate(SEVERITY_KEYS)}
+        return [(datetime.fromtimestamp(start, UTC), sev, n)
+                for (start, sev), n in sorted(totals.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))]
 
     def latest_id(self) -> int:
         with self.db.engine.connect() as conn:
@@ -337,7 +435,7 @@ class MessageStore:
 
     def distinct(self, column: str, limit: int = 200) -> list[str]:
         """The distinct non-empty values of a column (session, source, topic, broadcast_type, severity, host,
-        kind), sorted: for the filter drop-downs."""
+        kind, issue_name), sorted: for the filter drop-downs."""
         try:
             col = DISTINCT_COLUMNS[column]
         except KeyError:
@@ -346,3 +444,5 @@ class MessageStore:
         with self.db.engine.connect() as conn:
             return list(conn.scalars(stmt))
 
+
+__all__ = ["KINDS", "ConsumerStatusInfo", "MessageFilter", "MessageStore", "NewMessage", "StoredMessage"]

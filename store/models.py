@@ -17,6 +17,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -137,6 +142,8 @@ class AuditEvent(Base):
     )
 
 
+UNACKED_ALARM = "severity IN ('ERROR', 'FATAL') AND acked_at IS NULL"
+
 # BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the rowid alias (and AUTOINCREMENT needs it).
 MessageId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -166,17 +173,47 @@ class Message(Base):
     issue_name: Mapped[str] = mapped_column(String(255), default="")
     text: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # PostgreSQL: the writing transaction's id (pg_current_xact_id), for exact live polling (store/message_live.py).
+    # NULL on SQLite, where id order is commit order, and on rows stored before migration 0006.
+    txid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set when an ERROR or FATAL is acknowledged (who and when: MessageAck), so the unacknowledged ones are a small
+    # partial index the navbar badge counts.
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("topic", "partition", "offset", name="uq_messages_topic_partition_offset"),
-        Index("ix_messages_time", "time"),
-        Index("ix_messages_severity_id", "severity", "id"),
-        Index("ix_messages_session_id", "session", "id"),
-        Index("ix_messages_source_id", "source", "id"),
-        Index("ix_messages_topic_id", "topic", "id"),
-        Index("ix_messages_type_id", "broadcast_type", "id"),
+        # Pages are ordered by (time, id): one (field, time, id) index per filter field lets a filtered page walk
+        # the matching rows in order and stop at LIMIT.
+        Index("ix_messages_time_id", "time", "id"),
+        Index("ix_messages_severity_time", "severity", "time", "id"),
+        Index("ix_messages_session_time", "session", "time", "id"),
+        Index("ix_messages_source_time", "source", "time", "id"),
+        Index("ix_messages_topic_time", "topic", "time", "id"),
+        Index("ix_messages_type_time", "broadcast_type", "time", "id"),
+        Index("ix_messages_host_time", "host", "time", "id"),
+        Index("ix_messages_issue_time", "issue_name", "time", "id"),
+        Index("ix_messages_kind_time", "kind", "time", "id"),
+        Index("ix_messages_txid", "txid", "id", sqlite_where=sql_text("txid IS NOT NULL"),
+              postgresql_where=sql_text("txid IS NOT NULL")),
+        Index("ix_messages_unacked_alarms", "id", sqlite_where=sql_text(UNACKED_ALARM),
+              postgresql_where=sql_text(UNACKED_ALARM)),
+        # Text search on PostgreSQL (pg_trgm, migration 0006); SQLite has no trigram index.
+        Index("ix_messages_text_trgm", func.lower(sql_column("text")), postgresql_using="gin",
+              postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
         {"sqlite_autoincrement": True},
     )
+
+
+class MessageAck(Base):
+    """Who acknowledged a message, and when. Pruning a message drops its acknowledgement with it (ON DELETE
+    CASCADE): the record lives as long as the message it is about."""
+
+    __tablename__ = "message_acks"
+
+    message_id: Mapped[int] = mapped_column(MessageId, ForeignKey("messages.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    acked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ConsumerStatus(Base):

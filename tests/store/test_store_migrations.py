@@ -25,6 +25,7 @@ TABLES = {
     "audit_events",
     "consumer_status",
     "controller_locks",
+    "message_acks",
     "login_sessions",
     "messages",
     "permissions",
