@@ -36,7 +36,8 @@ TEXT = text(mq.TEXT_MAX + 50)
 STATE_SHAPE = or_reset(record(max_bytes=20_000))
 ANCHOR = record({"index": integer(0), "time": text(64), "id": integer(0)})
 REQUEST_SHAPE = record({"start": integer(0, 10**9), "end": integer(0, 10**9), "anchor": ANCHOR, "n": integer()})
-LIVE_SHAPE = or_reset(record({"top": integer(0), "prev": integer(0), "pending": integer(0)}, max_bytes=10_000))
+LIVE_SHAPE = or_reset(record({"cursor": text(100_000), "top": integer(0), "prev": integer(0), "pending": integer(0)},
+                             max_bytes=110_000))
 OPEN_SHAPE = or_reset(record({"id": integer(0), "n": integer()}))
 MAX_BLOCK = 500
 MAX_SKIP = 20_000  # rows a block request may skip when no anchor is loaded (the grid normally gives one)
@@ -71,9 +72,8 @@ def fetch_block(store, flt, start: int, end: int, anchor: dict | None):
     skip = start - first
     if skip > MAX_SKIP:
         raise UserError("scroll back up: this part of the table is too far from the rows loaded")
-    found = store.page(flt, before=before, limit=skip + size)
-    rows = found[skip:]
-    last = first + len(found) if len(found) < skip + size else None
+    rows = store.page(flt, before=before, limit=size, offset=skip)
+    last = start + len(rows) if len(rows) < size else None
     return rows, last
 
 
@@ -211,9 +211,12 @@ def register(app, services) -> None:
         trigger = ctx.triggered_id
         try:
             if live is None or trigger == ui.STATE or "cursor" not in live:
-                return no_update, {"cursor": store.live_cursor(), "top": store.latest_id(), "prev": None,
+                # the cursor first, then the grid's first block: a row in between comes twice, never zero times
+                return no_update, {"cursor": store.live(None, flt, 0)[1], "top": store.latest_id(), "prev": None,
                                    "pending": 0}, ""
             found, cursor = store.live(live["cursor"], flt, LIVE_LIMIT)
+        except ValueError:  # a cursor from an older server: start again
+            return no_update, None, ""
         except SQLAlchemyError:
             log.warning("messages page: live poll failed", exc_info=True)
             return no_update, no_update, "store unreachable"
@@ -328,7 +331,7 @@ def register(app, services) -> None:
             raise UserError("only ERROR and FATAL messages are acknowledged")
         note.target = f"message {m.id}"
         note.arguments = {"severity": m.severity, "text": m.text[:200]}
-        services.acks.acknowledge(m.id, current_user.name)
+        services.acks.acknowledge([m.id], current_user.name)
         ack = services.acks.acks_for([m.id]).get(m.id)
         push_badge(services)
         notify("Acknowledged", f"message {m.id} ({m.severity})", "success")
@@ -348,7 +351,7 @@ def register(app, services) -> None:
         if ctx.triggered_id == ui.ACK_NO:
             return False, no_update, None, no_update
         upto = store.latest_id()
-        count = services.acks.unacknowledged_count(upto)
+        count = services.acks.unacknowledged_count()
         if count == 0:
             return True, "There is no unacknowledged ERROR or FATAL message.", None, True
         word = "message" if count == 1 else "messages"
