@@ -23,12 +23,14 @@ import settings as settings_module
 from auth.guard import init_auth
 from auth.rate_limit import LoginLimits
 from auth.views import make_blueprint as login_blueprint
+from callbacks import alarms as alarms_callbacks
 from callbacks import audit as audit_callbacks
 from callbacks import controller_control as controller_control_callbacks
 from callbacks import controller_fsm as controller_fsm_callbacks
 from callbacks import controller_runs as controller_runs_callbacks
 from callbacks import controller_tree as controller_tree_callbacks
 from callbacks import message_panel as message_panel_callbacks
+from callbacks import messages_page as messages_page_callbacks
 from callbacks import process_boot as process_boot_callbacks
 from callbacks import process_logs as process_logs_callbacks
 from callbacks import process_manager as process_manager_callbacks
@@ -43,6 +45,7 @@ from web.compression import init_compression
 from web.dash_app import RunControlDash
 from web.errors import register_error_handlers
 from web.health import make_blueprint as health_blueprint
+from web.messages_export import make_blueprint as messages_export_blueprint
 from web.static_cache import init_static_cache
 
 ROOT = Path(__file__).resolve().parent
@@ -80,6 +83,8 @@ CALLBACK_MODULES = (
     controller_runs_callbacks,
     controller_fsm_callbacks,
     controller_control_callbacks,
+    messages_page_callbacks,
+    alarms_callbacks,
 )
 
 
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     init_auth(server, services)
     server.register_blueprint(login_blueprint(services))
     server.register_blueprint(health_blueprint(services))
+    server.register_blueprint(messages_export_blueprint(services))
     register_error_handlers(server)
     init_compression(server)
     static = init_static_cache(server, ASSETS)  # after compression: its hook must run first

@@ -14,6 +14,7 @@ from polling.controller_feed import ControllerFeeds
 from polling.process_feed import ProcessFeed
 from settings import Settings
 from store import AuditLog, Database, LoginSessions, SessionPolicy, UserExists, UserRepository
+from store.acks import AckStore
 from store.controller_locks import ControllerLocks
 from store.messages import MessageStore
 from store.runs import RunStore
@@ -32,6 +33,7 @@ class Services:
     controller_feeds: ControllerFeeds
     runs: RunStore
     controller_locks: ControllerLocks
+    acks: AckStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -53,7 +55,8 @@ class Services:
                                            process_feed=feed)
         return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db), drunc=drunc,
                    messages=MessageStore(db), process_feed=feed, login_sessions=LoginSessions(db, policy),
-                   controller_feeds=controller_feeds, runs=RunStore(db), controller_locks=ControllerLocks(db))
+                   controller_feeds=controller_feeds, runs=RunStore(db), controller_locks=ControllerLocks(db),
+                   acks=AckStore(db))
 
     def prepare(self) -> None:
         """Schema, catalog and (demo only) demo users. Idempotent: every worker may run it at start."""

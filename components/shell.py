@@ -17,6 +17,11 @@ USER_MENU = "user-menu"
 THEME_SWITCH = "theme-switch"
 PAGE_TITLE = "page-title"
 NAV = "nav"
+ALARMS = "alarms-badge"  # unacknowledged ERROR and FATAL messages (callbacks/alarms.py)
+ALARMS_TICK = "alarms-tick"
+ALARMS_STATE = "alarms-state"  # {"count": n, "fatal": newest unacknowledged FATAL id}: for the optional beep
+ALARMS_POLL_MS = 5000
+ALARMS_LINK = "/messages?sev=ERROR,FATAL"
 
 
 def nav_id(path: str) -> str:
@@ -37,6 +42,11 @@ def navbar(nav_items: list[tuple[str, str]]) -> dbc.Navbar:
                         dbc.Nav(links, id=NAV, navbar=True, className="me-auto"),
                         html.Div(
                             [
+                                html.A(
+                                    dbc.Badge("", id=ALARMS, color="danger", pill=True, class_name="rc-alarm-badge"),
+                                    href=ALARMS_LINK, className="me-3 text-decoration-none d-none", id=ALARMS + "-link",
+                                    title="Unacknowledged ERROR and FATAL messages",
+                                ),
                                 dbc.Switch(
                                     id=THEME_SWITCH,
                                     label="Dark",
@@ -80,6 +90,8 @@ def shell(nav_items: list[tuple[str, str]], demo: bool) -> html.Div:
         [
             dcc.Location(id=URL, refresh="callback-nav"),
             dcc.Store(id=PAGE_TITLE),
+            dcc.Store(id=ALARMS_STATE),
+            dcc.Interval(id=ALARMS_TICK, interval=ALARMS_POLL_MS),
             navbar(nav_items),
             *banner,
             toast_area(),

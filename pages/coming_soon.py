@@ -17,7 +17,3 @@ def _soon(title: str, what: str):
 
 def sessions(ctx: PageContext):
     return _soon("Sessions", "Active sessions, their actors and the available configurations.")
-
-
-def messages(ctx: PageContext):
-    return _soon("Messages", "drunc broadcasts and ERS issues from Kafka, live, with filters and search.")
