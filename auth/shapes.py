@@ -21,6 +21,7 @@ Shape = Callable[[Any], Any]
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a valid pair is one code point once JSON is decoded
 MAX_ITEMS = 100_000  # the longest list or dict any input may carry
 MAX_DEPTH = 32
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # no input is meaningful beyond what a database column holds
 
 
 class BadShape(ValueError):
@@ -61,7 +62,7 @@ def clicks(value):
     """n_clicks, n_intervals, n_submit: missing, or a count."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
         raise BadShape(f"expected a count, got {_kind(value)}")
     return value
 
@@ -83,10 +84,13 @@ def text(max_len: int = 1000, *, optional: bool = True, choices: Iterable[str] |
 
 
 def integer(minimum: int | None = None, maximum: int | None = None, *, optional: bool = True) -> Shape:
+    minimum = INT64_MIN if minimum is None else max(minimum, INT64_MIN)
+    maximum = INT64_MAX if maximum is None else min(maximum, INT64_MAX)
+
     def check(value):
         if isinstance(value, bool) or not isinstance(value, int):
             raise BadShape(f"expected a whole number, got {_kind(value)}")
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if value < minimum or value > maximum:
             raise BadShape(f"expected a number between {minimum} and {maximum}")
         return value
 
@@ -173,6 +177,8 @@ def json_value(max_chars: int = 1_000_000) -> Shape:
             if budget[0] < 0:
                 raise BadShape(f"larger than {max_chars} characters")
             return clean_str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+            raise BadShape("a number too large")
         if value is None or isinstance(value, bool | int | float):
             budget[0] -= 1
             return value

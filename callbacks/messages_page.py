@@ -321,9 +321,11 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def acknowledge_one(note, clicks_, selected):
-        if not clicks_ or selected is None:
+        if not clicks_:
             note.skip = True
             return no_update, no_update, no_update
+        if selected is None:  # a click is an attempt: refused (and audited), never silently dropped
+            raise UserError("Open a message first: nothing was acknowledged.")
         m = store.get(selected)
         if m is None:
             raise UserError(f"message {selected} is no longer stored")
@@ -370,9 +372,11 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def acknowledge_all(note, clicks_, upto):
-        if not clicks_ or upto is None:
+        if not clicks_:
             note.skip = True
             return no_update, no_update
+        if upto is None:  # the confirmation lost what it counted (a stale page): refuse, audited
+            raise UserError("Nothing to acknowledge: open the confirmation again.")
         count = services.acks.acknowledge_up_to(upto, current_user.name)
         note.target = f"alarms up to message {upto}"
         note.arguments = {"acknowledged": count}

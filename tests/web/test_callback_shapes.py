@@ -22,6 +22,8 @@ WRONG = {
     "int": 7,
     "negative": -1,
     "float": 1.5,
+    "bigint": 2**63,
+    "nested-bigint": {"id": -(2**70), "v": 2**64, "last_id": 2**63},
     "bool": True,
     "list": [1, "a", None],
     "dict": {"a": 1, "b": [2]},
