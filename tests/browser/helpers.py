@@ -34,3 +34,10 @@ def forge_callback(dash_duo, body: dict) -> dict:
         """,
         body,
     )
+
+
+def click(dash_duo, selector: str) -> None:
+    """Click through the DOM: the Controller page is taller than the test window, and a native click on a button
+    below the fold is refused as "intercepted" by whatever is drawn at that point."""
+    element = dash_duo.find_element(selector)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", element)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from dash.testing.wait import until
-from helpers import browser_login
+from helpers import browser_login, click
 
 from components import control_panel as cp
 from components import state_timeline as tl
@@ -32,7 +32,7 @@ def test_a_second_user_sees_who_is_in_charge_and_is_refused(sim_live, simulator)
     sim_live.wait_for_contains_text(WHO, "alice")
     sim_live.wait_for_contains_text("#ctl-run-in-charge", "alice is in charge")
     sim_live.wait_for_contains_text(f"#{cp.WHY}", "alice is in charge")
-    sim_live.find_element(f"#{cp.EXCLUDE}").click()
+    click(sim_live, f"#{cp.EXCLUDE}")
     sim_live.wait_for_contains_text("#toasts", "alice is in charge of root-controller; take control first.")
     assert not sim_live.find_elements(f"#{cp.CONFIRM}.show")
     assert _client(simulator, "probe").status().included is True
@@ -43,15 +43,15 @@ def test_an_excluded_segment_then_a_transition_shows_the_root_in_error_with_the_
                                                                                           sim_services):
     browser_login(sim_live, "shifter", next_path="/controller")
     sim_live.wait_for_contains_text(WHO, "nobody")
-    sim_live.find_element(f"#{cp.TAKE}").click()  # nobody to evict: no confirmation
+    click(sim_live, f"#{cp.TAKE}")  # nobody to evict: no confirmation
     sim_live.wait_for_contains_text("#toasts", "You are in charge of root-controller")
     sim_live.wait_for_contains_text(f"#{cp.WHY}", "You are in charge")
     sim_live.select_dcc_dropdown(f"#{cp.NODE}", index=1)  # the options are in tree order: the segment is second
     sim_live.wait_for_contains_text(f"#{cp.SELECTED}", "segment-controller-0")
     until(lambda: sim_live.find_element(f"#{cp.EXCLUDE}").is_enabled(), 10)
-    sim_live.find_element(f"#{cp.EXCLUDE}").click()
+    click(sim_live, f"#{cp.EXCLUDE}")
     sim_live.wait_for_contains_text("#ctl-ctrl-confirm-targets", "segment-controller-0-app-1")
-    sim_live.find_element(f"#{cp.CONFIRM_OK}").click()
+    click(sim_live, f"#{cp.CONFIRM_OK}")
     sim_live.wait_for_contains_text("#toasts", "Exclude segment-controller-0")
     assert _client(simulator, "probe", "segment-controller-0").status().included is False
     _client(simulator, "shifter").execute("conf")  # the transition, from drunc's shell as the same operator
