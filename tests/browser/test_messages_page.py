@@ -71,7 +71,8 @@ def test_messages_page_filters_inspects_acknowledges_and_follows(live, services)
     # the inspector shows the ERS chain with its cause, as text
     ActionChains(live.driver).double_click(row_element(live, "start failed")).perform()
     live.wait_for_contains_text(f"#{ui.INSPECTOR_BODY}", "Caused by")
-    body = live.find_element(f"#{ui.INSPECTOR_BODY}").text
+    # textContent: Selenium's .text leaves out what the offcanvas has scrolled or clipped away
+    body = live.find_element(f"#{ui.INSPECTOR_BODY}").get_attribute("textContent")
     assert "rl::Socket" in body and "socket <b>closed</b>" in body and "Ru.cpp:3" in body and "5000" in body
 
     # acknowledge it: the badge drops, the row is marked
