@@ -25,15 +25,18 @@ from auth.rate_limit import LoginLimits
 from auth.views import make_blueprint as login_blueprint
 from callbacks import alarms as alarms_callbacks
 from callbacks import audit as audit_callbacks
+from callbacks import boot_configs as boot_configs_callbacks
 from callbacks import controller_control as controller_control_callbacks
 from callbacks import controller_fsm as controller_fsm_callbacks
 from callbacks import controller_runs as controller_runs_callbacks
 from callbacks import controller_tree as controller_tree_callbacks
 from callbacks import message_panel as message_panel_callbacks
 from callbacks import messages_page as messages_page_callbacks
+from callbacks import overview as overview_callbacks
 from callbacks import process_boot as process_boot_callbacks
 from callbacks import process_logs as process_logs_callbacks
 from callbacks import process_manager as process_manager_callbacks
+from callbacks import sessions_page as sessions_page_callbacks
 from callbacks import shell as shell_callbacks
 from callbacks import users as users_callbacks
 from callbacks.errors import on_callback_error
@@ -85,6 +88,9 @@ CALLBACK_MODULES = (
     controller_control_callbacks,
     messages_page_callbacks,
     alarms_callbacks,
+    sessions_page_callbacks,
+    boot_configs_callbacks,
+    overview_callbacks,
 )
 
 

@@ -15,6 +15,7 @@ from polling.process_feed import ProcessFeed
 from settings import Settings
 from store import AuditLog, Database, LoginSessions, SessionPolicy, UserExists, UserRepository
 from store.acks import AckStore
+from store.boot_configs import BootConfigStore
 from store.controller_locks import ControllerLocks
 from store.messages import MessageStore
 from store.runs import RunStore
@@ -34,6 +35,7 @@ class Services:
     runs: RunStore
     controller_locks: ControllerLocks
     acks: AckStore
+    boot_configs: BootConfigStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -56,7 +58,7 @@ class Services:
         return cls(settings=settings, db=db, users=UserRepository(db), audit=AuditLog(db), drunc=drunc,
                    messages=MessageStore(db), process_feed=feed, login_sessions=LoginSessions(db, policy),
                    controller_feeds=controller_feeds, runs=RunStore(db), controller_locks=ControllerLocks(db),
-                   acks=AckStore(db))
+                   acks=AckStore(db), boot_configs=BootConfigStore(db))
 
     def prepare(self) -> None:
         """Schema, catalog and (demo only) demo users. Idempotent: every worker may run it at start."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pages import admin_users, audit, coming_soon, controller, help, home, messages, process_manager
+from pages import admin_users, audit, controller, help, home, messages, process_manager, sessions
 from pages.context import PageContext
 
 
@@ -22,7 +22,7 @@ PAGES: tuple[Page, ...] = (
     Page("/", "Overview", home.layout),
     Page("/process-manager", "Process Manager", process_manager.layout, "Process Manager"),
     Page("/controller", "Controller", controller.layout, "Controller"),
-    Page("/sessions", "Sessions", coming_soon.sessions, "Sessions"),
+    Page("/sessions", "Sessions", sessions.layout, "Sessions"),
     Page("/messages", "Messages", messages.layout, "Messages"),
     Page("/audit", "Audit", audit.layout, "Audit"),
     Page("/help", "Help", help.layout, "Help"),

@@ -1,43 +1,30 @@
-"""Overview: where to go, and what this account may do."""
+"""Overview: the control room at a glance. A card per session, the health of every backend, your permissions.
 
-import dash_bootstrap_components as dbc
-from dash import html
+The cards and the health are filled live by callbacks/overview.py from the shared pollers."""
+
+from dash import dcc, html
 
 from pages.context import PageContext
 
-_CARDS = (
-    ("/process-manager", "Process Manager", "Processes on every host: status, restart, kill, flush, boot, logs."),
-    ("/controller", "Controller", "The controller tree and its state machine: run transitions, include, exclude."),
-    ("/sessions", "Sessions", "Sessions, their actors and configurations."),
-    ("/messages", "Messages", "Live drunc broadcasts and ERS errors, filtered and searchable."),
-)
+SESSIONS = "ov-sessions"
+HEALTH = "ov-health"
+STATUS = "ov-status"
+TICK = "ov-tick"
+SHOWN = "ov-shown"
 
 
 def layout(ctx: PageContext):
-    cards = [
-        dbc.Col(
-            dbc.Card(
-                dbc.CardBody(
-                    [html.H2(title, className="h5"), html.P(text, className="mb-3"),
-                     dbc.Button("Open", href=path, color="primary", size="sm")]
-                ),
-                class_name="rc-home-card h-100",
-            ),
-            md=6,
-            xl=3,
-            class_name="mb-3",
-        )
-        for path, title, text in _CARDS
-    ]
     perms = sorted(ctx.permissions)
-    return html.Div(
-        [
-            html.H1("Overview", className="h3"),
-            html.P(
-                [f"Logged in as {ctx.username}. ", "Your roles: ", html.Strong(", ".join(ctx.roles) or "none"), "."]
-            ),
-            dbc.Row(cards),
-            html.H2("What you may do", className="h6 mt-3"),
-            html.Div([html.Code(p, className="rc-perm me-2") for p in perms] or "Nothing yet: ask an administrator."),
-        ]
-    )
+    return html.Div([
+        html.Div([html.H1("Overview", className="h3 mb-0 me-3"),
+                  html.Span(id=STATUS, className="small text-body-secondary")],
+                 className="d-flex align-items-baseline mb-2"),
+        html.Div(id=SESSIONS, className="mb-3"),
+        html.H2("Backends", className="h6"),
+        html.Div(id=HEALTH, className="mb-3"),
+        html.Div([html.Span(f"{ctx.username} · {', '.join(ctx.roles) or 'no role'}: ", className="me-1"),
+                  *[html.Code(p, className="rc-perm me-1") for p in perms]] if perms else
+                 "Nothing yet: ask an administrator.", className="small text-body-secondary", id="ov-perms"),
+        dcc.Interval(id=TICK, interval=2000),
+        dcc.Store(id=SHOWN),
+    ])

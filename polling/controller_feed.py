@@ -150,6 +150,14 @@ def tree_rows(tree, hosts: dict[str, str] | None = None, in_charge: dict[str, st
     return rows
 
 
+def _head(rows) -> dict:
+    """What a session summary shows of the root (kept in the meta, so it is read without the tree)."""
+    if not rows:
+        return {}
+    root = rows[0]
+    return {key: root.get(key) for key in ("name", "state", "sub_state", "busy", "in_error", "in_charge")}
+
+
 class ControllerFeeds:
     def __init__(self, cache_dir: Path, backends, *, timeout: float = 5.0, process_feed=None,
                  min_period: float = 1.0):
@@ -231,6 +239,16 @@ class ControllerFeeds:
         if time.time() - (meta["polled_at"] or 0) > STALE_POKE:
             self.poke(session)
         return self._snapshot(session, meta, self._rows(session))
+
+    def summary(self, session: str) -> dict | None:
+        """The root's state, who is in charge of it, the counts and the sweep's health, from the meta alone: no
+        tree read and no wait, so a page listing every session stays cheap. None before the first sweep."""
+        meta = self._meta(session)
+        if meta is None:
+            return None
+        return {"registered": meta["registered"], "root": meta["root"], "error": meta["error"],
+                "polled_at": meta["polled_at"], "ok_at": meta["ok_at"], "counts": meta.get("counts") or {},
+                "head": meta.get("head") or {}, "message": meta.get("message") or ""}
 
     def changes(self, session: str | None, epoch: str | None, version: int | None) -> TreeChanges:
         session = self._session(session)
@@ -435,7 +453,8 @@ class ControllerFeeds:
         def failed(error: str, root: str | None, message: str) -> None:
             failed_since = (meta.get("failed_since") if meta else None) or now
             self._write_meta(session, epoch, version, now, meta["ok_at"] if meta else None, error, failed_since,
-                             True, root, message, meta.get("counts") if meta else {})
+                             True, root, message, meta.get("counts") if meta else {},
+                             meta.get("head") if meta else None)
 
         try:
             location = self.backends.locate(session)
@@ -469,17 +488,19 @@ class ControllerFeeds:
         previous = self._previous_rows(session, epoch, version)
         delta = diff_nodes(previous, rows)
         counts = node_counts(rows)
+        head = _head(rows)
         changed = bool(delta) or meta is None or meta.get("registered") != registered
         if changed:
             version += 1
             with self.cache.transact():
                 self.cache.set(self._key(session, f"delta:{version}"), delta.as_tuple(), expire=DELTA_TTL)
                 self.cache.set(self._key(session, "rows"), (version, rows))
-                self._write_meta(session, epoch, version, now, now, None, None, registered, root, message, counts)
+                self._write_meta(session, epoch, version, now, now, None, None, registered, root, message, counts,
+                                 head)
             self._last_rows[session] = (epoch, version, rows)
             self._observe(session, now, previous, rows)
         else:
-            self._write_meta(session, epoch, version, now, now, None, None, registered, root, message, counts)
+            self._write_meta(session, epoch, version, now, now, None, None, registered, root, message, counts, head)
 
     def _observe(self, session: str, now: float, previous: tuple, rows: tuple) -> None:
         before = {r["path"]: r["state"] for r in previous}
@@ -494,11 +515,11 @@ class ControllerFeeds:
             self.cache.set(key, stored[-MAX_OBSERVATIONS:], expire=OBSERVATION_HOURS * 3600 + 60)
 
     def _write_meta(self, session, epoch, version, polled_at, ok_at, error, failed_since, registered, root, message,
-                    counts) -> None:
+                    counts, head=None) -> None:
         self.cache.set(self._key(session, "meta"), {
             "epoch": epoch, "version": version, "polled_at": polled_at, "ok_at": ok_at, "error": error,
             "failed_since": failed_since, "registered": registered, "root": root, "message": message,
-            "counts": counts or {},
+            "counts": counts or {}, "head": head,
         })
 
     def _sweep_due(self) -> int:

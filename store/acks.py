@@ -85,6 +85,13 @@ class AckStore:
         with self.db.engine.connect() as conn:
             return int(conn.scalar(stmt) or 0)
 
+    def unacknowledged_by_session(self) -> dict[str, int]:
+        """{session: unacknowledged ERROR and FATAL messages}: the same partial index, grouped (a few rows)."""
+        stmt = (select(_M.c.session, func.count()).select_from(_M)
+                .where(_M.c.severity.in_(ALARM_LEVELS), _M.c.acked_at.is_(None)).group_by(_M.c.session))
+        with self.db.engine.connect() as conn:
+            return {str(s or ""): int(n) for s, n in conn.execute(stmt)}
+
     def acks_for(self, ids: Iterable[int]) -> dict[int, tuple[str, datetime]]:
         """message id → (who, when) for those of `ids` that are acknowledged."""
         wanted = sorted({int(i) for i in ids})

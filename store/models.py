@@ -272,3 +272,30 @@ class ControllerLock(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     token: Mapped[str] = mapped_column(String(64))  # who holds it: only the holder releases it
+
+
+class BootConfiguration(Base):
+    """A named boot plan; its content lives in versions, so an edit never loses what was booted before."""
+
+    __tablename__ = "boot_configurations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BootConfigurationVersion(Base):
+    """One version of a boot plan: the processes (the boot file's JSON form), who wrote it and when."""
+
+    __tablename__ = "boot_configuration_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    configuration_id: Mapped[int] = mapped_column(ForeignKey("boot_configurations.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    plan: Mapped[dict] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("configuration_id", "version", name="uq_boot_config_version"),)

@@ -1,0 +1,135 @@
+"""Overview: a card per session and the health of every backend, refreshed from the shared pollers.
+
+A tick reads the same caches and indexed queries as the Sessions page; the drunc servers without a poller of
+their own (session manager, connectivity service) are probed at most every HEALTH_TTL seconds for every tab and
+worker together (the answer is kept in the shared cache), since every drunc rpc also publishes two broadcasts.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import dash_bootstrap_components as dbc
+from dash import Output, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from auth.actions import guarded_callback
+from auth.shapes import In, St, clicks, or_reset, text
+from callbacks.sessions_page import gather
+from pages import home as ui
+from viewmodels import sessions as vm
+
+log = logging.getLogger("runcontrol.overview")
+
+HEALTH_TTL = 30.0
+HEALTH_KEY = "overview:health"
+
+
+def probed_health(services) -> dict:
+    """services.drunc.health() for the servers no poller watches, shared by everybody for HEALTH_TTL seconds."""
+    cache = services.process_feed.cache
+    cached = cache.get(HEALTH_KEY)
+    if cached is not None:
+        return cached
+    if not cache.add(HEALTH_KEY + ":lease", 1, expire=10):
+        return {}  # another tab or worker is probing: show the rest now
+    try:
+        health = {k: v for k, v in services.drunc.health().items() if k in ("session_manager", "connectivity")}
+        cache.set(HEALTH_KEY, health, expire=HEALTH_TTL)
+        return health
+    finally:
+        cache.delete(HEALTH_KEY + ":lease")
+
+
+def health_items(services, state, sessions: list[dict]) -> list[tuple[str, str, str]]:
+    """(backend, status colour, text) for every backend."""
+    items = []
+    if services.process_feed.configured:
+        if state is None:
+            items.append(("process manager", "secondary", "no answer yet"))
+        elif state.ok:
+            items.append(("process manager", "success", f"{state.total} processes"))
+        else:
+            items.append(("process manager", "danger", state.error or "down"))
+    else:
+        items.append(("process manager", "secondary", "not configured"))
+    for r in sessions:
+        if r["registered"] is None:
+            continue
+        colour = "danger" if r["root_error"] else "success" if r["registered"] else "secondary"
+        items.append((f"root controller {r['session']}", colour,
+                      r["root_error"] or vm.root_text(r)))
+    probed = probed_health(services)
+    for key, label in (("session_manager", "session manager"), ("connectivity", "connectivity service")):
+        entry = probed.get(key)
+        if entry is None:
+            configured = services.drunc.session_manager_url if key == "session_manager" else services.drunc.csc_url
+            items.append((label, "secondary", "not configured" if not configured else "checking"))
+        else:
+            items.append((label, "success" if entry.get("status") == "ok" else "danger",
+                          entry.get("error") or entry.get("address") or "ok"))
+    try:
+        status = services.messages.status()
+    except SQLAlchemyError:
+        status = None
+    if status is None:
+        items.append(("message consumer", "secondary", "never ran"))
+    else:
+        last = status.last_message_time.strftime("%H:%M:%S UTC") if status.last_message_time else "none yet"
+        colour = "warning" if status.last_error else "success"
+        items.append(("message consumer", colour, f"last message {last} · {status.undecodable} undecodable"
+                      + (f" · {status.last_error[:120]}" if status.last_error else "")))
+    ok = services.db.ping()
+    items.append(("database", "success" if ok else "danger",
+                  services.db.engine.dialect.name if ok else "does not answer"))
+    return items
+
+
+def session_card(r: dict):
+    link = vm.links(r["session"])
+    return dbc.Col(dbc.Card([
+        dbc.CardHeader([html.Strong(r["session"], className="me-2"),
+                        dbc.Badge(vm.root_text(r), color=r["colour"],
+                                  text_color="dark" if r["colour"] == "light" else None)],
+                       class_name=f"border-{r['colour']}"),
+        dbc.CardBody([
+            html.Div(vm.run_text(r) + (f" · since {r['run_since'][11:16]} UTC" if r["run_since"] else "")),
+            html.Div(f"{r['running']} running · {r['dead']} dead · {len(r['hosts'])} hosts", className="small"),
+            html.Div(f"in charge: {r['in_charge'] or 'nobody'}", className="small"),
+            html.Div(dcc.Link(f"{r['errors']} unacknowledged errors", href=link["messages"],
+                              className="text-danger" if r["errors"] else "text-body-secondary"),
+                     className="small"),
+            html.Div([dcc.Link("controller", href=link["controller"], className="me-2"),
+                      dcc.Link("processes", href=link["processes"], className="me-2"),
+                      dcc.Link("session", href=link["sessions"])], className="small mt-1"),
+        ]),
+    ], class_name="h-100 rc-session-card", **{"data-session": r["session"]}), md=6, xl=3, class_name="mb-3")
+
+
+def register(app, services) -> None:
+    @guarded_callback(
+        app, services.audit,
+        Output(ui.SESSIONS, "children"),
+        Output(ui.HEALTH, "children"),
+        Output(ui.STATUS, "children"),
+        Output(ui.SHOWN, "data"),
+        In(ui.TICK, "n_intervals", clicks),
+        St(ui.SHOWN, "data", or_reset(text(64))),
+        running=[(Output(ui.TICK, "disabled"), True, False)],
+        permission="view",
+    )
+    def refresh_overview(_ticks, shown):
+        state, _rows, sessions = gather(services)
+        health = health_items(services, state, sessions)
+        signature = vm.signature([sessions, health])
+        if signature == shown:
+            return (no_update,) * 4
+        cards = dbc.Row([session_card(r) for r in sessions]) if sessions else html.Div(
+            ["No session runs. ", dcc.Link("Boot one from a saved configuration", href="/sessions"), "."],
+            className="text-body-secondary")
+        badges = html.Div([html.Span([dbc.Badge(name, color=colour, class_name="me-1"),
+                                      html.Span(detail, className="small me-3")], **{"data-backend": name})
+                           for name, colour, detail in health], id="ov-health-list")
+        when = datetime.now(UTC).strftime("%H:%M:%S")
+        return cards, badges, f"{len(sessions)} sessions · updated {when} UTC", signature
