@@ -23,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
     "alembic_version",
     "audit_events",
+    "boot_configuration_versions",
+    "boot_configurations",
     "consumer_status",
     "controller_locks",
     "message_acks",
