@@ -88,7 +88,7 @@ def health_items(services, state, sessions: list[dict]) -> list[tuple[str, str, 
 
 def session_card(r: dict):
     link = vm.links(r["session"])
-    return dbc.Col(dbc.Card([
+    return dbc.Col(html.Div(dbc.Card([
         dbc.CardHeader([html.Strong(r["session"], className="me-2"),
                         dbc.Badge(vm.root_text(r), color=r["colour"],
                                   text_color="dark" if r["colour"] == "light" else None)],
@@ -104,7 +104,8 @@ def session_card(r: dict):
                       dcc.Link("processes", href=link["processes"], className="me-2"),
                       dcc.Link("session", href=link["sessions"])], className="small mt-1"),
         ]),
-    ], class_name="h-100 rc-session-card", **{"data-session": r["session"]}), md=6, xl=3, class_name="mb-3")
+    ], class_name="h-100"), className="h-100 rc-session-card", **{"data-session": r["session"]}), md=6, xl=3,
+        class_name="mb-3")
 
 
 def register(app, services) -> None:
