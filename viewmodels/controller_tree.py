@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from viewmodels.control import actor_name
+
 Row = dict  # a node row of polling.controller_feed (NODE_FIELDS), or a grid row made from one
 
 SESSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -70,7 +72,8 @@ def grid_row(row: Mapping) -> Row:
         "excluded": not row.get("included", True) and not row.get("unreachable"),
         "unreachable": bool(row.get("unreachable")),
         "host": row.get("host", ""),
-        "in_charge": row.get("in_charge", ""),
+        # drunc's start-up token means nobody: say so, as the banner and the control panel do
+        "in_charge": (actor_name(row.get("in_charge")) or "nobody") if row.get("kind") == "controller" else "",
         "error": row.get("error", ""),
     }
     return {k: v for k, v in full.items() if k in ALWAYS or v}
