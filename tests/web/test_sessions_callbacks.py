@@ -111,6 +111,13 @@ def test_the_table_lists_sessions_from_the_pollers_and_an_unchanged_tick_sends_n
         shown = again["response"][ui.SHOWN]["data"]
         assert time.monotonic() < deadline
         time.sleep(0.3)
+    # a run opened elsewhere is in the tick's mark: the next tick answers with the run, then nothing again
+    services.runs.started(SESSION, number=77)
+    body = call(app, viewer, ui.TICK, {f"{ui.PICK}.value": SESSION, f"{ui.SHOWN}.data": shown}, prop="n_intervals")
+    assert "run 77" in json.dumps(body["response"][ui.TABLE]["children"])
+    shown = body["response"][ui.SHOWN]["data"]
+    again = call(app, viewer, ui.TICK, {f"{ui.PICK}.value": SESSION, f"{ui.SHOWN}.data": shown}, prop="n_intervals")
+    assert not again or ui.SHOWN not in (again.get("response") or {})
 
 
 def test_take_control_of_the_root(env):
