@@ -175,3 +175,27 @@ def test_save_a_running_session_as_a_configuration(env):
     assert "Saved copy" in toasts(body)
     saved = services.boot_configs.get("copy")
     assert len(saved.processes) == 2 and {p["session"] for p in saved.processes} == {SESSION}
+
+
+def test_the_overview_shows_every_backend_and_an_unchanged_tick_sends_nothing(env):
+    from pages import home
+
+    app, services, login = env
+    viewer = login("viewer")
+    services.controller_feeds.refresh_now(SESSION)
+    services.process_feed.refresh_now()
+    body = call(app, viewer, home.TICK, {}, prop="n_intervals")
+    cards, health = (json.dumps(body["response"][k]["children"]) for k in (home.SESSIONS, home.HEALTH))
+    assert f'"data-session": "{SESSION}"' in cards
+    for backend in ("process manager", f"root controller {SESSION}", "connectivity service", "message consumer",
+                    "database"):
+        assert backend in health
+    shown = body["response"][home.SHOWN]["data"]
+    deadline = time.monotonic() + 10
+    while True:  # the first sweeps and the health probe settle; then nothing changes
+        again = call(app, viewer, home.TICK, {f"{home.SHOWN}.data": shown}, prop="n_intervals")
+        if not again or home.SHOWN not in (again.get("response") or {}):
+            break
+        shown = again["response"][home.SHOWN]["data"]
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
