@@ -2,10 +2,13 @@
 
 The caches are filled directly (a fake poller-service heartbeat keeps the web side from polling anything), then
 the Sessions table's and the overview's refresh callbacks are called through the real Flask app: the first
-(full) answer, then unchanged ticks, whose server time and body size are printed. The polls per second do not
-depend on the tabs: a tick reads caches only (the poller counts stay 0 here).
+(full) answer, then unchanged ticks, whose server time and body size are printed. Then the process table changes
+(one status) and --tabs tabs tick once each: the first computes the per-session summary of the new version, the
+others read it. The polls per second do not depend on the tabs: a tick reads caches only (the poller counts stay
+0 here; in production the poller service makes them at the refresh period).
 
     /work/main/.venv/bin/python benchmarks/bench_sessions.py [--sessions 50] [--processes 200] [--ticks 50]
+                                                             [--tabs 20]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--processes", type=int, default=200, help="per session")
     parser.add_argument("--ticks", type=int, default=50)
+    parser.add_argument("--tabs", type=int, default=20, help="tabs ticking after one change of the process table")
     args = parser.parse_args()
 
     from dash_calls import post, server_callbacks
@@ -56,8 +60,9 @@ def main() -> int:
                           "status": "RUNNING" if j % 50 else "DEAD", "exit": None, "tree_id": f"1.{j}.1",
                           "executable": "sleep 600"}
     now = time.time()
-    feed.cache.set(feed._key("rows"), (1, rows))
-    feed._write_meta("bench", 1, now, now, None, None, len(rows), {})
+    version = 1
+    feed.cache.set(feed._key("rows"), (version, rows))
+    feed._write_meta("bench", version, now, now, None, None, len(rows), {})
     for s in names:
         head = {"name": "root", "state": "running", "sub_state": "idle", "busy": False, "in_error": False,
                 "in_charge": "alice"}
@@ -91,6 +96,22 @@ def main() -> int:
               f"{len(first.get_data()):,} B; unchanged tick median {statistics.median(times):.1f} ms, "
               f"p95 {sorted(times)[int(len(times) * 0.95) - 1]:.1f} ms, body {max(sizes)} B "
               f"(status {r.status_code})")
+        version += 1
+        changed = rows[f"{names[0]}-00001"]
+        changed["status"] = "DEAD" if changed["status"] == "RUNNING" else "RUNNING"
+        feed.cache.set(feed._key("rows"), (version, rows))
+        feed._write_meta("bench", version, time.time(), time.time(), None, None, len(rows), {})
+        beat()
+        tabs = []
+        for n in range(args.tabs):
+            started = time.perf_counter()
+            post(client, key, spec, token=token, values={f"{tick}.n_intervals": n + 2, f"{shown}.data": signature,
+                                                         **extra})
+            tabs.append((time.perf_counter() - started) * 1000)
+        rest = f", the other {len(tabs) - 1} tabs median {statistics.median(tabs[1:]):.1f} ms" if len(tabs) > 1 \
+            else ""
+        print(f"{label}: after one process-table change, the first tab {tabs[0]:.1f} ms (computes the per-session "
+              f"summary of the new version){rest} (full answers)")
     print(f"drunc polls made by the web side: ps {feed.polls}, tree sweeps {feeds.sweeps}")
     services.close()
     return 0

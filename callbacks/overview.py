@@ -42,8 +42,10 @@ def probed_health(services) -> dict:
         cache.delete(HEALTH_KEY + ":lease")
 
 
-def health_items(services, state, sessions: list[dict]) -> list[tuple[str, str, str]]:
-    """(backend, status colour, text) for every backend."""
+def backend_items(services, got) -> list[tuple[str, str, str]]:
+    """(backend, status colour, text) of the backends that are not a session's root, cheap enough for every tick:
+    their texts are part of what an unchanged tick compares."""
+    state = got.state
     items = []
     if services.process_feed.configured:
         if state is None:
@@ -54,12 +56,6 @@ def health_items(services, state, sessions: list[dict]) -> list[tuple[str, str, 
             items.append(("process manager", "danger", state.error or "down"))
     else:
         items.append(("process manager", "secondary", "not configured"))
-    for r in sessions:
-        if r["registered"] is None:
-            continue
-        colour = "danger" if r["root_error"] else "success" if r["registered"] else "secondary"
-        items.append((f"root controller {r['session']}", colour,
-                      r["root_error"] or vm.root_text(r)))
     probed = probed_health(services)
     for key, label in (("session_manager", "session manager"), ("connectivity", "connectivity service")):
         entry = probed.get(key)
@@ -70,20 +66,31 @@ def health_items(services, state, sessions: list[dict]) -> list[tuple[str, str, 
             items.append((label, "success" if entry.get("status") == "ok" else "danger",
                           entry.get("error") or entry.get("address") or "ok"))
     try:
-        status = services.messages.status()
+        status = services.messages.status() if got.db_ok else None
     except SQLAlchemyError:
         status = None
     if status is None:
-        items.append(("message consumer", "secondary", "never ran"))
+        items.append(("message consumer", "secondary", "never ran" if got.db_ok else "unknown: no database"))
     else:
         last = status.last_message_time.strftime("%H:%M:%S UTC") if status.last_message_time else "none yet"
         colour = "warning" if status.last_error else "success"
         items.append(("message consumer", colour, f"last message {last} · {status.undecodable} undecodable"
                       + (f" · {status.last_error[:120]}" if status.last_error else "")))
-    ok = services.db.ping()
-    items.append(("database", "success" if ok else "danger",
-                  services.db.engine.dialect.name if ok else "does not answer"))
+    # the tick's two queries answered or not: no third one to ask
+    items.append(("database", "success" if got.db_ok else "danger",
+                  services.db.engine.dialect.name if got.db_ok else "does not answer"))
     return items
+
+
+def health_items(backends: list[tuple[str, str, str]], sessions: list[dict]) -> list[tuple[str, str, str]]:
+    """Every backend: the process manager first, then each root controller, then the others."""
+    roots = []
+    for r in sessions:
+        if r["registered"] is None:
+            continue
+        colour = "danger" if r["root_error"] else "success" if r["registered"] else "secondary"
+        roots.append((f"root controller {r['session']}", colour, r["root_error"] or vm.root_text(r)))
+    return [*backends[:1], *roots, *backends[1:]]
 
 
 def session_card(r: dict):
@@ -121,11 +128,13 @@ def register(app, services) -> None:
         permission="view",
     )
     def refresh_overview(_ticks, shown):
-        state, _rows, sessions = gather(services)
-        health = health_items(services, state, sessions)
-        signature = vm.signature([sessions, health])
+        got = gather(services)
+        backends = backend_items(services, got)
+        signature = vm.signature([got.mark, backends])
         if signature == shown:
             return (no_update,) * 4
+        sessions = got.rows()
+        health = health_items(backends, sessions)
         cards = dbc.Row([session_card(r) for r in sessions]) if sessions else html.Div(
             ["No session runs. ", dcc.Link("Boot one from a saved configuration", href="/sessions"), "."],
             className="text-body-secondary")

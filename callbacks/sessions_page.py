@@ -1,7 +1,8 @@
 """Sessions page: the live table (from the shared pollers only), a session's detail, and its actions.
 
-Tabs never call drunc on a tick: the table joins the process feed's cached rows, the controller feeds' summaries
-(meta only, no tree read), the runs table and the per-session unacknowledged alarms. Actions are audited:
+Tabs never call drunc on a tick: the table joins the process feed's per-session summary (computed once per table
+version), the controller feeds' summaries (one read, no tree), the open runs and the per-session unacknowledged
+alarms; a tick whose mark is the one the tab shows stops there. Actions are audited:
 boot from a configuration and terminate need session.manage, take control of the root controller.take_control
 (the Controller page's action name, so its "in charge since" reads it too).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dash_bootstrap_components as dbc
@@ -24,6 +26,7 @@ from components import boot_configs as cfg
 from components import boot_form
 from components import sessions_page as ui
 from drunc_client.errors import BackendUnavailable, DruncError, NotRegistered
+from polling.process_feed import FeedState
 from viewmodels import control as control_vm
 from viewmodels import sessions as vm
 from viewmodels.boot import BootDefaults, BootResult, drunc_error_text, summary_text, toast_plan
@@ -34,6 +37,7 @@ log = logging.getLogger("runcontrol.sessions")
 BOOT_BUDGET_SECS = 40.0  # as callbacks/process_boot.FILE_BUDGET_SECS: the request ends before gunicorn's timeout
 TICK_PERIOD = 2.0
 SUMMARY_PERIOD = 5.0  # how often the controller feed sweeps a session the Sessions page lists
+PROCESS_SUMMARY = "sessions"  # the name of the per-session process summary in the process feed's cache
 SESSION = text(255)
 PLAN = record({"name": text(128), "version": integer(1), "session": text(255)})
 AUDIT_NAMES = 200
@@ -50,31 +54,64 @@ def locatable(backends, session: str) -> bool:
         bool(backends.controller_url) and session == backends.csc_session)
 
 
-def gather(services, *, watch: bool = True) -> tuple[object, list[dict], list[dict]]:
-    """(process feed state, process rows, session rows): every read a cache or an indexed query."""
+@dataclass(frozen=True)
+class Gathered:
+    """What one tick read: `mark` changes whenever anything the table or the cards show does (the process table's
+    version, the roots' summaries, the open runs and their minute-rounded elapsed times, the unacknowledged
+    errors), so a tab that shows it skips all other work."""
+
+    state: FeedState | None
+    mark: str
+    db_ok: bool
+    processes: dict
+    summaries: dict
+    runs: dict
+    unacked: dict
+    extra: list
+    now: datetime
+
+    def rows(self) -> list[dict]:
+        return vm.session_rows(self.processes, self.summaries, self.runs, self.unacked, self.now, self.extra)
+
+
+def gather(services, *, watch: bool = True) -> Gathered:
+    """A few cache reads and two indexed queries, whatever the number of processes: the per-session process
+    summary is computed once per process-table version (ProcessFeed.derived), every root's summary is one read
+    (ControllerFeeds.summaries), and the open runs of every session are one query."""
     feed, feeds = services.process_feed, services.controller_feeds
     if watch:
         feed.watch(TICK_PERIOD)
-    state, rows = feed.rows()
-    names = vm.sessions_of(rows)
-    extra = [services.settings.csc_session] if feeds.configured and locatable(services.drunc,
-                                                                              services.settings.csc_session) else []
-    summaries = {}
-    for name in dict.fromkeys([*names, *extra]):
-        if not locatable(services.drunc, name):
-            continue
-        if watch:
-            feeds.watch(name, SUMMARY_PERIOD)
-        summaries[name] = feeds.summary(name)
+    state = feed.state()
+    processes = feed.derived(PROCESS_SUMMARY, vm.process_summary, state)
+    csc = services.settings.csc_session
+    extra = [csc] if feeds.configured and locatable(services.drunc, csc) else []
+    names = [n for n in dict.fromkeys([*processes, *extra]) if locatable(services.drunc, n)]
+    if watch:
+        feeds.watch_many(names, SUMMARY_PERIOD)
+    summaries_mark, summaries = feeds.summaries(names)
     # a configured session with no process and no registered root is not a session: leave it out
-    extra = [n for n in extra if (summaries.get(n) or {}).get("registered")]
+    extra = [n for n in extra if n not in processes and (summaries.get(n) or {}).get("registered")]
+    now = datetime.now(UTC)
     try:
-        runs = {name: services.runs.current(name) for name in dict.fromkeys([*names, *extra])}
-        unacked = services.acks.unacknowledged_by_session()
+        runs, unacked, db_ok = services.runs.open_runs(), services.acks.unacknowledged_by_session(), True
     except SQLAlchemyError:
         log.warning("sessions: the database did not answer", exc_info=True)
-        runs, unacked = {}, {}
-    return state, rows, vm.session_rows(rows, summaries, runs, unacked, datetime.now(UTC), extra)
+        runs, unacked, db_ok = {}, {}, False
+    listed = set(processes) | set(extra)
+    runs = {n: r for n, r in runs.items() if n in listed}
+    unacked = {n: c for n, c in unacked.items() if n in listed}
+    mark = vm.signature([(state.epoch, state.version, state.error) if state else None, summaries_mark,
+                         vm.run_marks(runs, now), unacked, extra, db_ok])
+    return Gathered(state, mark, db_ok, processes, summaries, runs, unacked, extra, now)
+
+
+def session_processes(services, session: str, state) -> list[dict]:
+    """The processes of one session (what its detail lists), once per process-table version."""
+    def pick(rows):
+        return [{k: p.get(k) for k in ("uuid", "name", "status", "host", "tree_id")} for p in rows
+                if p.get("session") == session]
+
+    return services.process_feed.derived(f"session:{session}", pick, state)
 
 
 def detail_view(row: dict | None, processes: list[dict], session: str | None):
@@ -122,12 +159,12 @@ def register(app, services) -> None:
         permission="view",
     )
     def refresh(_ticks, picked, shown):
-        state, rows, sessions = gather(services)
-        mine = [p for p in rows if p.get("session") == picked] if picked else []
-        signature = vm.signature([sessions, picked, [(p.get("uuid"), p.get("status"), p.get("host"))
-                                                     for p in mine], bool(state and state.ok)])
+        got = gather(services)
+        signature = vm.signature([got.mark, picked])
         if signature == shown:
             return (no_update,) * 5
+        state, sessions = got.state, got.rows()
+        mine = session_processes(services, picked, state) if picked else []
         row = next((r for r in sessions if r["session"] == picked), None)
         when = datetime.fromtimestamp(state.ok_at, UTC).strftime("%H:%M:%S") if state and state.ok_at else "never"
         status = f"{len(sessions)} session{'s' if len(sessions) != 1 else ''} · processes updated {when} UTC"

@@ -88,6 +88,8 @@ BUSY_PERIOD = 0.25  # the sweep period while a transition runs (a sweep of 1,000
 DEMAND_KEY = "ctl:demand"
 POKES_KEY = "ctl:pokes"
 SERVICE_KEY = "ctl:service"
+SUMMARIES_KEY = "ctl:summaries"  # (token, counter, {session: summary}): every root's summary in one read
+MAX_SUMMARIES = 2000  # sessions kept in that index (the oldest change goes first)
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,31 @@ class ControllerFeeds:
                 "polled_at": meta["polled_at"], "ok_at": meta["ok_at"], "counts": meta.get("counts") or {},
                 "head": meta.get("head") or {}, "message": meta.get("message") or ""}
 
+    def summaries(self, sessions) -> tuple[str, dict[str, dict | None]]:
+        """(mark, {session: summary without the sweep times, None before its first sweep}) in one cache read:
+        the mark changes whenever any root's summary does, so a tab showing it can skip an unchanged tick."""
+        stored = self.cache.get(SUMMARIES_KEY)
+        token, counter, known = stored if stored else ("", 0, {})
+        return f"{token}:{counter}", {s: (known[s][1] if s in known else None) for s in sessions}
+
+    def _index_summary(self, session: str, meta: dict) -> None:
+        """Keep SUMMARIES_KEY equal to the newest meta of every session, bumping its counter on a change only
+        (a sweep that changes nothing writes nothing here)."""
+        summary = {"registered": meta["registered"], "root": meta["root"], "error": meta["error"],
+                   "counts": meta.get("counts") or {}, "head": meta.get("head") or {},
+                   "message": meta.get("message") or ""}
+        stored = self.cache.get(SUMMARIES_KEY)
+        if stored and (stored[2].get(session) or (0, None))[1] == summary:
+            return
+        with self.cache.transact():  # read again under the lock: several sweeps may write at once
+            token, counter, known = self.cache.get(SUMMARIES_KEY) or (secrets.token_hex(4), 0, {})
+            if (known.get(session) or (0, None))[1] == summary:
+                return
+            known = {**known, session: (time.time(), summary)}
+            if len(known) > MAX_SUMMARIES:
+                known = dict(sorted(known.items(), key=lambda kv: kv[1][0])[-MAX_SUMMARIES:])
+            self.cache.set(SUMMARIES_KEY, (token, counter + 1, known))
+
     def changes(self, session: str | None, epoch: str | None, version: int | None) -> TreeChanges:
         session = self._session(session)
         meta = self._first_meta(session)
@@ -291,19 +318,31 @@ class ControllerFeeds:
 
     def watch(self, session: str | None, period: float) -> None:
         """A tab refreshing every `period` seconds looks at `session`: sweep it at least that often."""
-        session = self._session(session)
-        if not self.configured or clean_session(session) is None:
+        self.watch_many([self._session(session)], period)
+
+    def watch_many(self, sessions, period: float) -> None:
+        """watch() for several sessions with one read of the demand, and a write only when one is about to lapse
+        (or cannot be added: MAX_SESSIONS are swept at most, so a full demand is not rewritten on every tick)."""
+        sessions = [s for s in dict.fromkeys(sessions) if clean_session(s) is not None]
+        if not self.configured or not sessions:
             return
         period = max(self.min_period, float(period))
         now = time.time()
         demand = self.cache.get(DEMAND_KEY) or {}
-        if (demand.get(session) or {}).get(period, 0) < now + DEMAND_HOLD / 2:  # write only when about to lapse
+        room = MAX_SESSIONS - sum(1 for periods in demand.values() if any(u > now for u in periods.values()))
+
+        def lapsing(s: str) -> bool:
+            until = (demand.get(s) or {}).get(period, 0)
+            return until < now + DEMAND_HOLD / 2 and (until > now or s in demand or room > 0)
+
+        if any(lapsing(s) for s in sessions):
             with self.cache.transact():
                 demand = self.cache.get(DEMAND_KEY) or {}
                 live = {s: {p: u for p, u in periods.items() if u > now} for s, periods in demand.items()}
                 live = {s: periods for s, periods in live.items() if periods}
-                if session in live or len(live) < MAX_SESSIONS:
-                    live.setdefault(session, {})[period] = now + max(DEMAND_HOLD, 3 * period)
+                for session in sessions:
+                    if session in live or len(live) < MAX_SESSIONS:
+                        live.setdefault(session, {})[period] = now + max(DEMAND_HOLD, 3 * period)
                 self.cache.set(DEMAND_KEY, live)
         if not self.service_running():
             self._ensure_thread()
@@ -521,6 +560,8 @@ class ControllerFeeds:
             "failed_since": failed_since, "registered": registered, "root": root, "message": message,
             "counts": counts or {}, "head": head,
         })
+        self._index_summary(session, {"registered": registered, "root": root, "error": error, "message": message,
+                                      "counts": counts or {}, "head": head})
 
     def _sweep_due(self) -> int:
         """Start a sweep (in a thread of its own, so one slow root never delays another session) for each due

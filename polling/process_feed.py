@@ -6,6 +6,7 @@ workers share a diskcache directory (DATA_DIR/cache) holding, per endpoint:
     meta        version, time of the last poll and of the last good one, the error while the endpoint is down
     rows        the last table (version, {uuid: row})
     delta:<v>   what changed from version v-1 to v (kept 10 minutes)
+    derived:<name>:<epoch>:<v>  a value computed from the table of version v (kept 10 minutes), see derived()
     lease       held during a poll: polls never overlap, across threads and workers
     demand      {period: until}: the refresh periods tabs asked for recently
     poke        a poll was asked for now (after an action)
@@ -125,6 +126,27 @@ class ProcessFeed:
         if state is None or not stored:
             return state, []
         return state, list(stored[1].values())
+
+    def derived(self, name: str, compute, state: FeedState | None = None):
+        """compute(rows) of the table `state` shows, computed once per table version by whichever worker first
+        asks and kept in the shared cache, so a page summarising 10,000 rows reads one small value per tick."""
+        state = state if state is not None else self.state()
+        if state is None:
+            return compute([])
+        key = self._key(f"derived:{name}:{state.epoch}:{state.version}")
+        value = self.cache.get(key)
+        if value is not None:
+            return value
+        stored = self.cache.get(self._key("rows"))
+        if stored and stored[0] != state.version:
+            # a poll landed since `state` was read: compute for it, under its own version's key
+            state = self.state() or state
+            if stored[0] != state.version:
+                return compute(list(stored[1].values()))
+            key = self._key(f"derived:{name}:{state.epoch}:{state.version}")
+        value = compute(list(stored[1].values()) if stored else [])
+        self.cache.set(key, value, expire=DELTA_TTL)
+        return value
 
     def changes(self, epoch: str | None, since: int | None) -> Changes:
         state = self.state()

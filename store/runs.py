@@ -100,6 +100,12 @@ class RunStore:
                            .order_by(Run.started_at.desc()).limit(1))
             return _info(run) if run else None
 
+    def open_runs(self) -> dict[str, RunInfo]:
+        """{session: its open run} of every session in one query (the newest when a stop was never recorded)."""
+        with self.db.session() as s:
+            runs = s.scalars(select(Run).where(Run.stopped_at.is_(None)).order_by(Run.started_at, Run.id))
+            return {r.session: _info(r) for r in runs}
+
     def recent(self, session: str | None = None, limit: int = 20) -> list[RunInfo]:
         stmt = select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(max(0, limit))
         if session is not None:

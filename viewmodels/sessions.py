@@ -58,23 +58,45 @@ def links(session: str) -> dict[str, str]:
             "messages": f"/messages?session={q}", "sessions": f"/sessions?session={q}"}
 
 
-def session_rows(process_rows: Iterable[dict], summaries: Mapping[str, dict | None], runs: Mapping[str, object],
+def process_summary(process_rows: Iterable[dict]) -> dict[str, dict]:
+    """{session: its process count, running count and hosts}: what the table and the cards need of the process
+    table, small enough to be computed once per table version and read by every tick."""
+    out: dict[str, dict] = {}
+    hosts: dict[str, set] = {}
+    for row in process_rows:
+        name = str(row.get("session") or "")
+        if not name:
+            continue
+        entry = out.setdefault(name, {"processes": 0, "running": 0})
+        entry["processes"] += 1
+        entry["running"] += row.get("status") == "RUNNING"
+        hosts.setdefault(name, set()).add(str(row.get("host") or ""))
+    for name, entry in out.items():
+        entry["hosts"] = sorted(hosts[name] - {""})
+    return dict(sorted(out.items()))
+
+
+def run_marks(runs: Mapping[str, object], now: datetime) -> list:
+    """What a tab shows of the open runs: numbers, start times and minute-rounded elapsed times."""
+    return sorted((name, getattr(r, "number", None), str(getattr(r, "started_at", "")),
+                   elapsed_text((now - r.started_at).total_seconds()) if getattr(r, "started_at", None) else "")
+                  for name, r in runs.items())
+
+
+def session_rows(processes: Mapping[str, dict], summaries: Mapping[str, dict | None], runs: Mapping[str, object],
                  unacked: Mapping[str, int], now: datetime, extra_sessions: Iterable[str] = ()) -> list[dict]:
     """One JSON-safe row per session, by name.
 
-    `summaries`: ControllerFeeds.summary(session) (None before the first sweep); `runs`: RunStore.current(session)
-    (a RunInfo or None); `unacked`: AckStore.unacknowledged_by_session()."""
-    groups: dict[str, list[dict]] = {}
-    for row in process_rows:
-        groups.setdefault(str(row.get("session") or ""), []).append(row)
-    groups.pop("", None)
+    `processes`: process_summary(process rows); `summaries`: ControllerFeeds.summaries() (None before the first
+    sweep); `runs`: RunStore.open_runs() (RunInfo by session); `unacked`: AckStore.unacknowledged_by_session()."""
+    groups = dict(processes)
     for name in extra_sessions:
         if name:
-            groups.setdefault(name, [])
+            groups.setdefault(name, {"processes": 0, "running": 0, "hosts": []})
     out = []
     for name in sorted(groups):
         procs = groups[name]
-        running = sum(1 for p in procs if p.get("status") == "RUNNING")
+        running = procs["running"]
         summary = summaries.get(name)
         head = (summary or {}).get("head") or {}
         registered = None if summary is None else bool(summary.get("registered"))
@@ -84,10 +106,10 @@ def session_rows(process_rows: Iterable[dict], summaries: Mapping[str, dict | No
         since = getattr(run, "started_at", None) if run is not None else None
         out.append({
             "session": name,
-            "processes": len(procs),
+            "processes": procs["processes"],
             "running": running,
-            "dead": len(procs) - running,
-            "hosts": sorted({str(p.get("host") or "") for p in procs} - {""}),
+            "dead": procs["processes"] - running,
+            "hosts": list(procs["hosts"]),
             "registered": registered,
             "state": state or "",
             "sub_state": head.get("sub_state") or "" if registered else "",

@@ -1,5 +1,6 @@
 """The Sessions page and the overview in headless Chromium against the simulator: they load without console
-errors, show the simulator's session live, and a session terminated by typing its name leaves the other alone."""
+errors, show the simulator's session live, a session booted from a saved configuration appears everywhere and is
+terminated by typing its name, leaving the other alone."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from components import sessions_page as ui
 from drunc_client.process_manager import BootSpec
 
 SESSION = "booted"
+PLAN = {"processes": [
+    {"name": "e2e-a", "session": "e2e", "executable": "sleep", "arguments": ["600"], "tree_id": "1.1.1"},
+    {"name": "e2e-b", "session": "e2e", "executable": "sleep", "arguments": ["600"], "tree_id": "1.1.2"},
+]}
 
 
 def until(check, seconds: float) -> None:
@@ -76,4 +81,54 @@ def test_terminate_a_session_by_typing_its_name_leaves_the_other(live):
     assert _sessions(services)[SESSION] == 2
     until(lambda: "x-a" not in live.find_element(f"#{ui.TABLE}").text + live.find_element(f"#{ui.DETAIL}").text
           and "other" not in live.find_element(f"#{ui.TABLE}").text, 15)
+    assert live.get_logs() == []
+
+
+def test_boot_from_a_configuration_see_it_everywhere_open_its_controller_and_terminate_it(live):
+    services = live.rc_services
+    services.boot_configs.create("e2e-plan", PLAN, "expert", "for the browser test")
+    untouched = {p.uuid for p in services.drunc.process_manager("t").ps() if p.session == SESSION}
+    browser_login(live, "expert", next_path=quote("/sessions"))
+    live.wait_for_contains_text(f"#{ui.TABLE}", SESSION)
+
+    # boot: pick the configuration, read the preview, boot, a result per process
+    picker = live.find_element(f"#{ui.BOOT_CONFIG}")
+    live.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", picker)
+    until(lambda: live.select_dcc_dropdown(f"#{ui.BOOT_CONFIG}", value="e2e-plan") is None
+          and "2 processes into session e2e" in live.find_element(f"#{ui.BOOT_PREVIEW}").text, 15)
+    until(lambda: live.find_element(f"#{ui.BOOT_GO}").is_enabled(), 10)
+    live.wait_for_contains_text(f"#{ui.BOOT_GO}", "Boot 2 processes into e2e")
+    click(live, f"#{ui.BOOT_GO}")
+    live.wait_for_contains_text("#ses-boot-results", "e2e-a: booted")
+    live.wait_for_contains_text("#ses-boot-results", "e2e-b: booted")
+    assert _sessions(services) == {SESSION: 2, "e2e": 2}
+
+    # the overview has a card for it, next to the other session's
+    open_page(live, "/")
+    live.wait_for_element('#ov-sessions [data-session="e2e"]')
+    live.wait_for_contains_text('#ov-sessions [data-session="e2e"]', "2 running")
+    live.wait_for_element(f'#ov-sessions [data-session="{SESSION}"]')
+
+    # the Sessions page lists it; its detail leads to its controller
+    open_page(live, "/sessions?session=e2e")
+    live.wait_for_contains_text(f"#{ui.TABLE}", "e2e")
+    live.wait_for_contains_text(f"#{ui.DETAIL}", "e2e-b")
+    link = live.find_element("#ses-detail-links a[href='/controller?session=e2e']")
+    live.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", link)
+    # its processes are plain sleeps: the Controller page opens on it and says no root is registered
+    live.wait_for_contains_text("#ctl-not-registered", "Session e2e is not registered")
+    assert live.find_element("#ctl-session-input").get_attribute("value") == "e2e"
+
+    # terminate it by typing its name: the other session keeps every process
+    open_page(live, "/sessions?session=e2e")
+    live.wait_for_contains_text(f"#{ui.DETAIL}", "e2e-a")
+    click(live, f"#{ui.TERM_OPEN}")
+    live.wait_for_contains_text(f"#{ui.TERM_BODY}", "e2e-b")
+    live.find_element(f"#{ui.TERM_TYPED}").send_keys("e2e")
+    click(live, f"#{ui.TERM_GO}")
+    live.wait_for_contains_text("#toasts", "Terminated e2e")
+    until(lambda: "e2e" not in _sessions(services), 15)
+    assert {p.uuid for p in services.drunc.process_manager("t").ps() if p.session == SESSION} == untouched
+    until(lambda: "e2e" not in live.find_element(f"#{ui.TABLE}").text, 15)
+    assert SESSION in live.find_element(f"#{ui.TABLE}").text
     assert live.get_logs() == []

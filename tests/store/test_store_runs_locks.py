@@ -64,3 +64,12 @@ def test_one_lock_per_root_released_only_by_its_holder_and_expiring(locks):
     again = locks.acquire("h:1", "stop", "bob", now=T0 + timedelta(seconds=61))
     assert again and again.username == "bob"
     assert locks.release(again) is True and locks.current("h:1", now=T0 + timedelta(seconds=62)) is None
+
+
+def test_the_open_runs_of_every_session_in_one_query(runs):
+    assert runs.open_runs() == {}
+    a = runs.started("a", number=1, at=T0)
+    runs.started("b", number=2, at=T0 + timedelta(minutes=1))
+    runs.stopped("b", at=T0 + timedelta(minutes=2))
+    c = runs.started("c", number=3, at=T0 + timedelta(minutes=3))
+    assert runs.open_runs() == {"a": a, "c": c} == {s: runs.current(s) for s in ("a", "c")}

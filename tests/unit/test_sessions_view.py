@@ -34,7 +34,7 @@ def test_session_rows_join_processes_summaries_runs_and_errors():
                        "head": {"state": "running", "in_charge": "alice", "in_error": False}},
                  "b": {"registered": False, "head": {}}}
     runs = {"a": SimpleNamespace(number=42, started_at=NOW - timedelta(minutes=75))}
-    out = vm.session_rows(rows, summaries, runs, {"a": 3}, NOW)
+    out = vm.session_rows(vm.process_summary(rows), summaries, runs, {"a": 3}, NOW)
     assert [r["session"] for r in out] == ["a", "b"]
     a, b = out
     assert (a["processes"], a["running"], a["dead"], a["hosts"]) == (3 - 1, 1, 1, ["h1", "h2"])
@@ -46,19 +46,28 @@ def test_session_rows_join_processes_summaries_runs_and_errors():
 
 
 def test_a_session_not_swept_yet_and_one_in_error():
-    out = vm.session_rows([_row("1", "x")], {"x": None}, {}, {}, NOW, extra_sessions=["y"])
+    out = vm.session_rows(vm.process_summary([_row("1", "x")]), {"x": None}, {}, {}, NOW, extra_sessions=["y"])
     assert [r["session"] for r in out] == ["x", "y"]
     assert vm.root_text(out[0]) == "not swept yet"
-    err = vm.session_rows([_row("1", "x")], {"x": {"registered": True, "head": {"state": "configured",
-                                                                                 "in_error": True}}}, {}, {}, NOW)
+    head = {"state": "configured", "in_error": True}
+    err = vm.session_rows(vm.process_summary([_row("1", "x")]), {"x": {"registered": True, "head": head}}, {}, {},
+                          NOW)
     assert err[0]["colour"] == "danger" and vm.root_text(err[0]) == "configured · in error"
 
 
 def test_unchanged_rows_have_the_same_signature_and_elapsed_is_in_minutes():
     runs = {"a": SimpleNamespace(number=1, started_at=NOW - timedelta(seconds=10))}
-    one = vm.session_rows([_row("1", "a")], {}, runs, {}, NOW)
-    two = vm.session_rows([_row("1", "a")], {}, runs, {}, NOW + timedelta(seconds=20))
+    one = vm.session_rows(vm.process_summary([_row("1", "a")]), {}, runs, {}, NOW)
+    two = vm.session_rows(vm.process_summary([_row("1", "a")]), {}, runs, {}, NOW + timedelta(seconds=20))
     assert vm.signature(one) == vm.signature(two)
+    assert vm.run_marks(runs, NOW) == vm.run_marks(runs, NOW + timedelta(seconds=20))
+    assert vm.run_marks(runs, NOW) != vm.run_marks(runs, NOW + timedelta(seconds=60))
+
+
+def test_process_summary_counts_and_hosts_per_session():
+    rows = [_row("1", "a"), _row("2", "a", "DEAD", "h2"), _row("3", "b", host=""), _row("4", "")]
+    assert vm.process_summary(rows) == {"a": {"processes": 2, "running": 1, "hosts": ["h1", "h2"]},
+                                        "b": {"processes": 1, "running": 1, "hosts": []}}
     assert vm.elapsed_text(59) == "<1m" and vm.elapsed_text(3 * 86400 + 3600) == "3d 1h"
 
 

@@ -111,6 +111,13 @@ def test_the_table_lists_sessions_from_the_pollers_and_an_unchanged_tick_sends_n
         shown = again["response"][ui.SHOWN]["data"]
         assert time.monotonic() < deadline
         time.sleep(0.3)
+    # a run opened elsewhere is in the tick's mark: the next tick answers with the run, then nothing again
+    services.runs.started(SESSION, number=77)
+    body = call(app, viewer, ui.TICK, {f"{ui.PICK}.value": SESSION, f"{ui.SHOWN}.data": shown}, prop="n_intervals")
+    assert "run 77" in json.dumps(body["response"][ui.TABLE]["children"])
+    shown = body["response"][ui.SHOWN]["data"]
+    again = call(app, viewer, ui.TICK, {f"{ui.PICK}.value": SESSION, f"{ui.SHOWN}.data": shown}, prop="n_intervals")
+    assert not again or ui.SHOWN not in (again.get("response") or {})
 
 
 def test_take_control_of_the_root(env):
@@ -168,3 +175,27 @@ def test_save_a_running_session_as_a_configuration(env):
     assert "Saved copy" in toasts(body)
     saved = services.boot_configs.get("copy")
     assert len(saved.processes) == 2 and {p["session"] for p in saved.processes} == {SESSION}
+
+
+def test_the_overview_shows_every_backend_and_an_unchanged_tick_sends_nothing(env):
+    from pages import home
+
+    app, services, login = env
+    viewer = login("viewer")
+    services.controller_feeds.refresh_now(SESSION)
+    services.process_feed.refresh_now()
+    body = call(app, viewer, home.TICK, {}, prop="n_intervals")
+    cards, health = (json.dumps(body["response"][k]["children"]) for k in (home.SESSIONS, home.HEALTH))
+    assert f'"data-session": "{SESSION}"' in cards
+    for backend in ("process manager", f"root controller {SESSION}", "connectivity service", "message consumer",
+                    "database"):
+        assert backend in health
+    shown = body["response"][home.SHOWN]["data"]
+    deadline = time.monotonic() + 10
+    while True:  # the first sweeps and the health probe settle; then nothing changes
+        again = call(app, viewer, home.TICK, {f"{home.SHOWN}.data": shown}, prop="n_intervals")
+        if not again or home.SHOWN not in (again.get("response") or {}):
+            break
+        shown = again["response"][home.SHOWN]["data"]
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
