@@ -49,6 +49,7 @@ class Services:
             controller_addresses=dict(settings.controller_addresses),
             csc_url=settings.csc_url,
             csc_session=settings.csc_session,
+            schema=settings.drunc_schema,
         )
         feed = ProcessFeed(settings.data_dir / "cache", drunc, timeout=settings.drunc_timeout)
         policy = SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),

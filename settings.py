@@ -60,6 +60,9 @@ class Settings:
     log_level: str = "INFO"
     drunc_timeout: float = 5.0
     fsm_timeout: float = 120.0
+    # druncschema layout of the controllers and the session manager: "auto" (detected per endpoint), "0.8"
+    # (drunc 0.10.x) or "0.11" (drunc 0.13.2 / 0.14.0)
+    drunc_schema: str = "auto"
     # child controller name -> address, for walking the tree below the root (an override of the connectivity
     # service's answer, for set-ups without one)
     controller_addresses: tuple[tuple[str, str], ...] = ()
@@ -301,6 +304,11 @@ def from_env(
         values["drunc_timeout"] = _float("DRUNC_TIMEOUT_SECS", env["DRUNC_TIMEOUT_SECS"])
     if env.get("DRUNC_FSM_TIMEOUT_SECS"):
         values["fsm_timeout"] = _float("DRUNC_FSM_TIMEOUT_SECS", env["DRUNC_FSM_TIMEOUT_SECS"])
+    if env.get("DRUNC_SCHEMA"):
+        schema = env["DRUNC_SCHEMA"].strip().lower()
+        if schema not in ("auto", "0.8", "0.11"):
+            raise SettingsError(f"DRUNC_SCHEMA must be auto, 0.8 or 0.11, got {env['DRUNC_SCHEMA']!r}")
+        values["drunc_schema"] = schema
     if env.get("CONTROLLER_ADDRESSES"):
         values["controller_addresses"] = _controller_addresses(env["CONTROLLER_ADDRESSES"])
     if env.get("BOOT_LOG_DIR"):

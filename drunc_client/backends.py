@@ -21,6 +21,7 @@ from drunc_client.connectivity import (
     ControllerResolver,
 )
 from drunc_client.errors import DruncError, NotRegistered
+from drunc_client.layouts import LayoutCache, check_schema
 
 HEALTH_TIMEOUT = 1.0
 HEALTH_USER = "runcontrol-health"
@@ -58,10 +59,14 @@ class DruncBackends:
     csc_url: str = ""  # the connectivity service; "" = not used
     csc_session: str = "local-1x1-config"
     resolve_period: float = RESOLVE_PERIOD
+    schema: str = "auto"  # DRUNC_SCHEMA: "auto" (detected per endpoint), "0.8" or "0.11"
+    # per object (so per process): the layout detected per endpoint, shared by every client made here
+    layouts: LayoutCache = field(default_factory=LayoutCache, compare=False, repr=False)
     # per object (so per process), never module state: built from csc_url
     resolver: ControllerResolver | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
+        object.__setattr__(self, "schema", check_schema(self.schema))
         if self.csc_url and self.resolver is None:
             object.__setattr__(self, "resolver",
                                ControllerResolver(ConnectivityClient(self.csc_url), self.resolve_period))
@@ -116,12 +121,14 @@ class DruncBackends:
                 resolver.forget(name)
 
         return ControllerClient(root, user_name, timeout=timeout or self.timeout, fsm_timeout=self.fsm_timeout,
-                                child_addresses=dict(location.children), on_unreachable=forget)
+                                child_addresses=dict(location.children), on_unreachable=forget,
+                                schema=self.schema, layouts=self.layouts)
 
     def session_manager(self, user_name: str, timeout: float | None = None):
         from drunc_client.session_manager import SessionManagerClient
 
-        return SessionManagerClient(self.session_manager_url, user_name, timeout=timeout or self.timeout)
+        return SessionManagerClient(self.session_manager_url, user_name, timeout=timeout or self.timeout,
+                                    schema=self.schema, layouts=self.layouts)
 
     # -- health -----------------------------------------------------------------------------------------------
 
@@ -145,11 +152,13 @@ class DruncBackends:
 
     @staticmethod
     def _probe(address: str, make) -> dict:
+        client = None
         try:
-            make(HEALTH_USER, timeout=HEALTH_TIMEOUT).describe()
-            return {"status": "ok", "address": address}
+            client = make(HEALTH_USER, timeout=HEALTH_TIMEOUT)
+            client.describe()
+            return {"status": "ok", "address": address, **_layout_of(client)}
         except DruncError as exc:
-            return {"status": "down", "address": address, "error": str(exc)}
+            return {"status": "down", "address": address, "error": str(exc), **_layout_of(client)}
 
     def _probe_connectivity(self) -> dict:
         client = ConnectivityClient(self.csc_url)
@@ -169,3 +178,13 @@ class DruncBackends:
             return {"status": "not_registered", "session": location.session, "error": location.message}
         return {**self._probe(location.root, lambda user, timeout: self.controller(
             user, timeout=timeout)), "session": location.session}
+
+
+def _layout_of(client) -> dict:
+    """{"schema": "0.8" | "0.11"} for a client whose layout is known (forced, or detected already)."""
+    if client is None or not hasattr(client, "layout"):
+        return {}
+    try:
+        return {"schema": client.layout}
+    except DruncError:
+        return {}

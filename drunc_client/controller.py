@@ -25,10 +25,12 @@ from drunc_client.errors import (
     InvalidArguments,
     NodeInError,
     ProtocolError,
+    UnsupportedByLayout,
 )
 from drunc_client.generated.druncschema import broadcast_pb2, generic_pb2, request_response_pb2
 from drunc_client.generated.druncschema import controller_pb2 as ctl
 from drunc_client.generated.druncschema import controller_pb2_grpc as ctl_grpc
+from drunc_client.layouts import V011, LayoutCache, check_schema, detect_controller, resolve
 from drunc_client.transport import (
     FLAG_NAMES,
     SUCCESS,
@@ -113,6 +115,8 @@ class NodeDescription:
     broadcast: tuple[str, str] | None  # (kafka_address, topic) when the node broadcasts to Kafka
     children: tuple[NodeDescription, ...] = ()
     error: str | None = None
+    endpoint: str | None = None  # druncschema 0.11: the controller's own "grpc://host:port"
+    info: str | None = None  # druncschema 0.11: the detector (controllers), the log path (process manager)
 
     def walk(self) -> Iterator[NodeDescription]:
         yield self
@@ -328,11 +332,17 @@ def _description(response: request_response_pb2.Response) -> NodeDescription:
 
 class ControllerClient:
     """One controller, called for one web user. `child_addresses` (name → host:port) lets `tree()` descend into
-    child controllers, whose addresses a controller does not report (protocol 9.3.3)."""
+    child controllers, whose addresses a 0.8 controller does not report (protocol 9.3.3).
+
+    `schema` is the druncschema layout: "0.8" (drunc 0.10.x), "0.11" (drunc 0.13.2 / 0.14.0, served by
+    `controller_011.Adapter011`) or "auto", detected on first use and kept in `layouts` (per endpoint, shared
+    by the clients of one DruncBackends). Every method returns the same dataclasses in both layouts; `target`
+    (a node path) addresses a subtree from this controller, which only 0.11 can do."""
 
     def __init__(self, address: str, user_name: str, timeout: float = 5.0, fsm_timeout: float = 120.0,
                  child_addresses: Mapping[str, str] | None = None,
-                 on_unreachable: Callable[[], None] | None = None):
+                 on_unreachable: Callable[[], None] | None = None, schema: str = "auto",
+                 layouts: LayoutCache | None = None):
         # on_unreachable: told when this controller or a child did not answer (the connectivity resolver then
         # looks the session up again instead of trusting addresses that may have moved)
         self.on_unreachable = on_unreachable
@@ -341,15 +351,56 @@ class ControllerClient:
         self.timeout = timeout
         self.fsm_timeout = fsm_timeout
         self.child_addresses = dict(child_addresses or {})
+        self.schema = check_schema(schema)
+        self.layouts = layouts if layouts is not None else LayoutCache()
         self.endpoint = Endpoint(self.address, user_name, timeout)
         self._stub = ctl_grpc.ControllerStub(channel(self.address))
+        self._v11 = None
+
+    @property
+    def layout(self) -> str:
+        """"0.8" or "0.11": forced by `schema`, or detected (one `status` call) and cached per endpoint."""
+        try:
+            return resolve(self.schema, self.layouts, self.address,
+                           lambda: detect_controller(self.address, self.user_name, self.timeout))
+        except BackendUnavailable:
+            self._unreachable()
+            raise
+
+    def _unreachable(self) -> None:
+        self.layouts.forget(self.address)
+        if self.on_unreachable is not None:
+            self.on_unreachable()
+
+    def _adapter(self):
+        """The 0.11 adapter, or None when this endpoint speaks 0.8."""
+        if self.layout != V011:
+            return None
+        if self._v11 is None:
+            from drunc_client.controller_011 import Adapter011
+
+            self._v11 = Adapter011(self.endpoint, self.fsm_timeout, self._unreachable)
+        return self._v11
+
+    def _only_011(self, what: str):
+        adapter = self._adapter()
+        if adapter is None:
+            raise UnsupportedByLayout(self.address, what, self.layout)
+        return adapter
+
+    def _target(self, target: str | None) -> str:
+        from drunc_client.controller_011 import drunc_target
+
+        return drunc_target(target, self._root_name()) if target else ""
+
+    def _root_name(self) -> str:
+        return self.status().name
 
     def _call(self, rpc: str, payload=None, timeout: float | None = None) -> request_response_pb2.Response:
         try:
             return self.endpoint.call(getattr(self._stub, rpc), rpc, payload, timeout)
         except BackendUnavailable:
-            if self.on_unreachable is not None:
-                self.on_unreachable()
+            self._unreachable()
             raise
 
     def _read(self, rpc: str, cls, payload=None):
@@ -360,24 +411,65 @@ class ControllerClient:
 
     def describe(self) -> NodeDescription:
         """This controller's Description, with every descendant's (describe propagates)."""
+        adapter = self._adapter()
+        if adapter is not None:
+            return adapter.describe()
         return _description(check(self._call("describe"), "describe"))
 
     def ls(self) -> list[str]:
+        if self._adapter() is not None:
+            return [s.name for s in self.children_status()]
         return list(self._read("ls", generic_pb2.PlainTextVector).text)
 
-    def status(self) -> NodeStatus:
+    def status(self, target: str | None = None) -> NodeStatus:
+        """This node's status, or (0.11) that of the node at path `target` below it."""
+        adapter = self._adapter()
+        if adapter is not None:
+            return adapter.status(self._target(target) if target else "")
+        if target:
+            raise UnsupportedByLayout(self.address, "status of a subtree from the root", self.layout)
         return NodeStatus.from_proto(self._read("get_status", ctl.Status))
 
     def children_status(self) -> list[NodeStatus]:
+        adapter = self._adapter()
+        if adapter is not None:
+            return adapter.children_status()
         return [NodeStatus.from_proto(s) for s in self._read("get_children_status", ctl.ChildrenStatus).children_status]
 
     def who_is_in_charge(self) -> str:
+        adapter = self._adapter()
+        if adapter is not None:
+            return adapter.who_is_in_charge()
         return self._read("who_is_in_charge", generic_pb2.PlainText).text
 
     def describe_fsm(self, key: str = "") -> list[TransitionSpec]:
-        """"" = transitions allowed now; "all-transitions"; a state name; a transition name (protocol 9.3.5)."""
+        """"" = transitions allowed now; "all-transitions"; a state name; a transition name (protocol 9.3.5).
+        drunc 0.13.2 answers a state or transition name with UNHANDLED_EXCEPTION_THROWN (its bug)."""
+        adapter = self._adapter()
+        if adapter is not None:
+            return [_transition_spec(c) for c in adapter.describe_fsm(key).commands]
         described = self._read("describe_fsm", ctl.FSMCommandsDescription, generic_pb2.PlainText(text=key))
         return [_transition_spec(c) for c in described.commands]
+
+    def recompute_status(self) -> NodeStatus:
+        """0.11 only, an expert action: drunc recomputes this node's status from its included children. On drunc
+        0.13.2 a controller without children answers UNHANDLED_EXCEPTION_THROWN and a root can stay in error
+        for good: never call it automatically."""
+        adapter = self._only_011("recompute_status")
+        response = check(adapter.addressed("recompute_status"), "recompute_status", adapter_flag_names())
+        from drunc_client.generated_011.druncschema import controller_pb2 as ctl011
+
+        status = ctl011.Status()  # the 0.11 class: no name field
+        if not response.HasField("data") or not response.data.Unpack(status):
+            raise ProtocolError(f"{self.address}: recompute_status answered {response.data.type_url or 'no data'}")
+        return adapter.node_status(response.name, status)
+
+    def expert_command(self, json_text: str, target: str | None = None) -> NodeResult:
+        """0.11 only: `execute_expert_command` with a JSON string, propagated to the (target's) subtree."""
+        adapter = self._only_011("execute_expert_command")
+        response = adapter.addressed("execute_expert_command", self._target(target), generic_pb2.PlainText(
+            text=json_text))
+        return adapter.node_result(check(response, "execute_expert_command", adapter_flag_names()))
 
     def all_transitions(self) -> list[TransitionSpec]:
         return self.describe_fsm("all-transitions")
@@ -388,14 +480,20 @@ class ControllerClient:
         applications; without it, a child is taken for a controller when its address is known. A child
         controller that cannot be read is a leaf with its parent's view of its status and `error` set."""
         try:
-            kinds = {d.name: d.type for d in self.describe().walk() if d.type}
+            described = list(self.describe().walk())
         except DruncError:
-            kinds = {}
+            described = []
+        kinds = {d.name: d.type for d in described if d.type}
+        adapter = self._adapter()
+        if adapter is not None:
+            # 0.11: one status from the root answers for the whole tree; controllers report their endpoint
+            endpoints = {d.name: d.endpoint for d in described if d.endpoint and d.endpoint != "unknown"}
+            return adapter.tree(kinds, endpoints, self.child_addresses)
         return self._walk(kinds, {self.address})
 
     def _child(self, address: str) -> ControllerClient:
         return ControllerClient(address, self.user_name, self.timeout, self.fsm_timeout, self.child_addresses,
-                                self.on_unreachable)
+                                self.on_unreachable, self.schema, self.layouts)
 
     def _walk(self, kinds: dict[str, str], seen: set[str]) -> TreeNode:
         status = self.status()
@@ -425,14 +523,27 @@ class ControllerClient:
     def encode_arguments(self, spec: TransitionSpec, values: Mapping[str, Any] | None) -> dict[str, any_pb2.Any]:
         return encode_arguments(spec, values)
 
-    def execute(self, transition: str, arguments: Mapping[str, Any] | None = None) -> NodeResult:
+    def execute(self, transition: str, arguments: Mapping[str, Any] | None = None,
+                target: str | None = None) -> NodeResult:
         """Run one transition on this node (and, by propagation, its subtree). Arguments are validated against
         describe_fsm first. Raises NotInControl / DruncFlagError for a non-zero Response.flag on this node (an
         in-error node refuses that way); FSM outcomes (invalid transition, excluded, failing or excluded
-        children) and the node's status afterwards are in the NodeResult."""
-        return self._execute(self._spec(transition), arguments)
+        children) and the node's status afterwards are in the NodeResult. `target` (0.11): the node path of the
+        subtree to run it on, addressed through this controller; `status` is then the target's."""
+        return self._execute(self._spec(transition), arguments, target)
 
-    def _execute(self, spec: TransitionSpec, arguments: Mapping[str, Any] | None) -> NodeResult:
+    def _execute(self, spec: TransitionSpec, arguments: Mapping[str, Any] | None,
+                 target: str | None = None) -> NodeResult:
+        adapter = self._adapter()
+        if adapter is not None:
+            response = adapter.execute(spec.name, encode_arguments(spec, arguments), self._target(target))
+            result = adapter.node_result(response)
+            try:
+                return dataclasses.replace(result, status=self.status(target))
+            except DruncError as exc:
+                return dataclasses.replace(result, status_error=str(exc))
+        if target:
+            raise UnsupportedByLayout(self.address, "a transition addressed to a subtree", self.layout)
         command = ctl.FSMCommand(command_name=spec.name)
         for name, value in encode_arguments(spec, arguments).items():
             command.arguments[name].CopyFrom(value)
@@ -494,19 +605,35 @@ class ControllerClient:
 
     # -- include / exclude / control -------------------------------------------------------------------------------
 
-    def include(self) -> NodeResult:
-        """Include this node and its descendants. Raises for a non-zero flag on this node: including an included
-        node raises (DRUNC_EXCEPTION_THROWN, CannotInclude), so an excluded segment is included on its own
-        address."""
-        return _node_result(check(self._call("include"), "include"))
+    def include(self, target: str | None = None) -> NodeResult:
+        """Include this node and its descendants, or (0.11) the subtree at node path `target`, addressed through
+        this controller. Raises for a non-zero flag on this node: including an included node raises
+        (DRUNC_EXCEPTION_THROWN, CannotInclude), so in 0.8 an excluded segment is included on its own address."""
+        return self._inclusion("include", target)
 
-    def exclude(self) -> NodeResult:
-        """Exclude this node and its descendants; excluding an excluded node raises (DRUNC_EXCEPTION_THROWN)."""
-        return _node_result(check(self._call("exclude"), "exclude"))
+    def exclude(self, target: str | None = None) -> NodeResult:
+        """Exclude this node and its descendants (or the subtree at `target`, 0.11); excluding an excluded node
+        raises (DRUNC_EXCEPTION_THROWN)."""
+        return self._inclusion("exclude", target)
+
+    def _inclusion(self, rpc: str, target: str | None) -> NodeResult:
+        adapter = self._adapter()
+        if adapter is not None:
+            return adapter.node_result(check(adapter.addressed(rpc, self._target(target)), rpc,
+                                             adapter_flag_names()))
+        if target:
+            raise UnsupportedByLayout(self.address, f"{rpc} addressed to a subtree", self.layout)
+        return _node_result(check(self._call(rpc), rpc))
 
     def take_control(self) -> NodeResult:
         """Become the actor of this node and its descendants. Always succeeds on this node in 0.10.x; FAILED means
         some child could not be taken (see NodeResult.children), so it is returned, not raised."""
+        adapter = self._adapter()
+        if adapter is not None:
+            response = adapter.addressed("take_control")
+            if response.flag != FAILED:
+                check(response, "take_control", adapter_flag_names())
+            return adapter.node_result(response)
         response = self._call("take_control")
         if response.flag != FAILED:
             check(response, "take_control")
@@ -515,8 +642,22 @@ class ControllerClient:
     def surrender_control(self) -> None:
         """Give up control of this node. drunc 0.10.x clears the actor and then answers FAILED ("Could not
         surrender control"), without propagating: FAILED counts as success when who_is_in_charge then answers "".
-        The children keep the old actor. Raises NotInControl when the caller is not the actor."""
+        The children keep the old actor. drunc 0.13.2 answers success with the same text. Raises NotInControl
+        when the caller is not the actor."""
+        adapter = self._adapter()
+        if adapter is not None:
+            response = adapter.call("surrender_control", adapter.request("surrender_control", all_children=False))
+            if response.flag == FAILED and self.who_is_in_charge() == "":
+                return
+            check(response, "surrender_control", adapter_flag_names())
+            return
         response = self._call("surrender_control")
         if response.flag == FAILED and self.who_is_in_charge() == "":
             return
         check(response, "surrender_control")
+
+
+def adapter_flag_names() -> dict[int, str]:
+    from drunc_client.controller_011 import FLAG_NAMES as NAMES_011
+
+    return NAMES_011

@@ -65,3 +65,26 @@ class NotRegistered(DruncError):
         self.session = session
         self.name = name
         self.service = service
+
+
+class UnsupportedByLayout(DruncError):
+    """The endpoint's druncschema layout has no such operation (e.g. recompute_status, or addressing a subtree
+    from the root, on a drunc 0.10.x controller)."""
+
+    def __init__(self, address: str, what: str, layout: str):
+        super().__init__(f"{address}: {what} needs druncschema 0.11 (drunc 0.13+); this controller speaks {layout}")
+        self.address = address
+        self.what = what
+        self.layout = layout
+
+
+class SessionManagerNotUsable(DruncError):
+    """A druncschema 0.11 session manager that does not serve the rpc: drunc 0.13.2 fails `describe` and
+    `list_all_sessions` with gRPC UNKNOWN, and leaves `list_all_configs` (before 0.14.0), `start_session`,
+    `stop_session` and `load_config` unimplemented."""
+
+    def __init__(self, address: str, rpc: str, reason: str):
+        super().__init__(f"session manager not usable (drunc 0.13.x): {address}: {rpc}: {reason}")
+        self.address = address
+        self.rpc = rpc
+        self.reason = reason

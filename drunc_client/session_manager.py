@@ -25,6 +25,7 @@ from drunc_client.generated.druncschema import (
     session_manager_pb2,
     session_manager_pb2_grpc,
 )
+from drunc_client.layouts import V011, LayoutCache, check_schema, detect_session_manager, resolve
 from drunc_client.transport import Endpoint, channel, check, normalise_address, unpack
 
 ConfigurationKind = Literal["OKS", "DAQCONF"]
@@ -71,8 +72,24 @@ class SessionManagerDescription:
 class SessionManagerClient:
     """One session manager, called on behalf of `user_name` (the token's user becomes a new session's actor)."""
 
-    def __init__(self, address: str, user_name: str, timeout: float = 5.0):
+    def __init__(self, address: str, user_name: str, timeout: float = 5.0, schema: str = "auto",
+                 layouts: LayoutCache | None = None):
         self.endpoint = Endpoint(normalise_address(address), user_name, timeout)
+        self.schema = check_schema(schema)
+        self.layouts = layouts if layouts is not None else LayoutCache()
+
+    @property
+    def layout(self) -> str:
+        """"0.8" or "0.11" (drunc 0.13.2 / 0.14.0): forced, or detected once per endpoint."""
+        address, user, timeout = self.endpoint.address, self.endpoint.user_name, self.endpoint.timeout
+        return resolve(self.schema, self.layouts, address, lambda: detect_session_manager(address, user, timeout))
+
+    def _v11(self):
+        if self.layout != V011:
+            return None
+        from drunc_client.session_manager_011 import SessionManager011
+
+        return SessionManager011(self.endpoint)
 
     @property
     def address(self) -> str:
@@ -90,6 +107,8 @@ class SessionManagerClient:
         return unpack(response.data, cls, server=response.name or self.address, rpc=rpc)
 
     def describe(self) -> SessionManagerDescription:
+        if (v11 := self._v11()) is not None:
+            return v11.describe()
         response = self._call("describe")
         description = self._data(response, request_response_pb2.Description, "describe")
         kafka_address = topic = None
@@ -103,11 +122,16 @@ class SessionManagerClient:
             commands=tuple(c.name for c in description.commands), kafka_address=kafka_address, topic=topic)
 
     def sessions(self) -> list[SessionInfo]:
+        """Raises SessionManagerNotUsable on a drunc 0.13.x session manager (its gRPC bugs)."""
+        if (v11 := self._v11()) is not None:
+            return v11.sessions()
         response = self._call("list_session")
         listing = self._data(response, session_manager_pb2.SessionsAndUsers, "list_session")
         return [SessionInfo(name, actor) for name, actor in sorted(listing.session_users.items())]
 
     def configurations(self) -> list[ConfigurationInfo]:
+        if (v11 := self._v11()) is not None:
+            return v11.configurations()
         response = self._call("list_configuration")
         configurations = []
         for child in response.children:
@@ -120,6 +144,8 @@ class SessionManagerClient:
                            kind: ConfigurationKind = "OKS") -> ConfigurationInfo:
         if not name.strip():
             raise InvalidArguments("a configuration needs a name")
+        if (v11 := self._v11()) is not None:
+            return v11.load_configuration(name.strip(), location)
         key = ConfigurationInfo(name, version, location, kind).to_key()
         response = self._call("load_configuration", key)
         return ConfigurationInfo.from_key(self._data(response, session_manager_pb2.ConfigurationKey,
@@ -130,6 +156,9 @@ class SessionManagerClient:
         name = name.strip()
         if not name:
             raise InvalidArguments("a session needs a name")
+        if (v11 := self._v11()) is not None:
+            return v11.start_session(name, configuration.name if isinstance(configuration, ConfigurationInfo)
+                                     else configuration)
         if isinstance(configuration, ConfigurationInfo):
             key = configuration.to_key()
         else:
@@ -141,5 +170,7 @@ class SessionManagerClient:
 
     def terminate_session(self, name: str) -> str:
         """Terminate session `name`; returns the server's confirmation text."""
+        if (v11 := self._v11()) is not None:
+            return v11.terminate_session(name)
         response = self._call("terminate_session", generic_pb2.PlainText(text=name))
         return self._data(response, generic_pb2.PlainText, "terminate_session").text

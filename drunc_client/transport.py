@@ -109,13 +109,14 @@ def failure_text(data: any_pb2.Any | None) -> tuple[str, tuple[str, ...]]:
     return f"(payload {data.type_url})", ()
 
 
-def check(response: request_response_pb2.Response, rpc: str) -> request_response_pb2.Response:
-    """Raise the typed error for a non-zero flag on this node; return the response otherwise."""
+def check(response, rpc: str, names: dict[int, str] = FLAG_NAMES):
+    """Raise the typed error for a non-zero flag on this node; return the response otherwise. `names`: the
+    layout's flag names (0 and 3 mean the same in 0.8 and 0.11, the numbers above 4 do not)."""
     if response.flag == SUCCESS:
         return response
     text, lines = failure_text(response.data if response.HasField("data") else None)
     cls = NotInControl if response.flag == NOT_IN_CONTROL else DruncFlagError
-    raise cls(response.name or "server", rpc, flag_name(response.flag), text, lines)
+    raise cls(response.name or "server", rpc, flag_name(response.flag, names), text, lines)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,13 @@ class Endpoint:
         """A unary call: returns the Response (flag not yet checked), or raises BackendUnavailable."""
         try:
             return method(make_request(self.user_name, payload), timeout=timeout or self.timeout)
+        except grpc.RpcError as exc:
+            raise map_rpc_error(exc, self.address) from None
+
+    def send(self, method: Callable, request, timeout: float | None = None):
+        """A unary call with a request built by the caller (another layout's Request class)."""
+        try:
+            return method(request, timeout=timeout or self.timeout)
         except grpc.RpcError as exc:
             raise map_rpc_error(exc, self.address) from None
 

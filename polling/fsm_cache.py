@@ -16,8 +16,8 @@ from pathlib import Path
 
 import diskcache
 
-from drunc_client.errors import BackendUnavailable, DruncError
-from viewmodels.fsm import FsmGraph, derive_graph, learn, states_to_ask
+from drunc_client.errors import BackendUnavailable, DruncError, DruncFlagError
+from viewmodels.fsm import STANDARD, FsmGraph, derive_graph, learn, states_to_ask
 
 log = logging.getLogger("runcontrol.polling")
 
@@ -74,13 +74,25 @@ class FsmCache:
         specs = client.all_transitions()
         asked = states_to_ask(specs, learnt, state)
         sources = {}
+        broken = False
         for name in asked:
             try:
                 sources[name] = [s.name for s in client.describe_fsm(name)]
             except BackendUnavailable:
                 raise
+            except DruncFlagError as exc:
+                # drunc 0.13.2 answers every named key with UNHANDLED_EXCEPTION_THROWN (its bug): derive instead
+                broken = broken or exc.flag == "UNHANDLED_EXCEPTION_THROWN"
+                sources[name] = []
             except DruncError:
                 sources[name] = []  # not a state of this controller's FSM
+        if broken:
+            sources = derived_sources(specs, asked)
+            if state:
+                try:
+                    sources[state] = [s.name for s in client.describe_fsm("")]  # "" still works on 0.13.2
+                except DruncError:
+                    pass
         return {"specs": specs, "sources": sources, "asked": asked, "at": time.time()}
 
     # -- the transition running ---------------------------------------------------------------------------------
@@ -98,3 +110,10 @@ class FsmCache:
         if self._cache is not None and self._pid == os.getpid():
             self._cache.close()
         self._cache = None
+
+
+def derived_sources(specs, states) -> dict[str, list[str]]:
+    """state → transitions leaving it, from the standard DUNE FSM, for a controller whose describe_fsm cannot be
+    asked per state (drunc 0.13.2)."""
+    names = [s.name for s in specs]
+    return {state: [n for n in names if n in STANDARD and STANDARD[n][0] == state] for state in states}

@@ -76,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds between simulated ERS issues (needs --kafka; default 0 = none)")
     parser.add_argument("--log-dir", type=Path, default=None, help="where process logs go (default a temp dir)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for churn and ERS issues")
+    parser.add_argument("--schema", choices=("0.8", "0.11"), default="0.8",
+                        help="druncschema layout of the controllers and session manager: 0.8 (drunc 0.10.x) or "
+                        "0.11 (drunc 0.13.2 / 0.14.0); default 0.8")
+    parser.add_argument("--drunc-bugs", action="store_true",
+                        help="reproduce the drunc bugs of that release (0.11: named-key describe_fsm, "
+                        "recompute_status on a leaf, the surrender text, the unusable session manager)")
     parser.add_argument("--exit-with-parent", type=int, default=None, metavar="PID",
                         help="stop when process PID ends (the demo passes its own pid)")
     args = parser.parse_args(argv)
@@ -101,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         processes=args.processes, virtual=args.virtual, churn=args.churn, segments=segments, apps=apps,
         seed=args.seed, session=args.session, transition_seconds=args.transition_seconds, log_dir=args.log_dir,
         ers_period=args.ers_period, connectivity_port=args.connectivity_port, connectivity_ttl=args.connectivity_ttl,
+        schema=args.schema, bugs=args.drunc_bugs,
     )
     try:
         sim = start_simulator(config)
@@ -123,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     # connectivity service (CONTROLLER_ADDRESSES); with it, clients resolve the controllers by session name.
     controllers = ",".join(f"{name}@{address}" for name, address in sim.controller_addresses.items())
     print("READY " + " ".join(f"{k}={v}" for k, v in sim.addresses.items()) + f" controllers={controllers}"
-          + f" session={config.session}",
+          + f" session={config.session} schema={config.schema}",
           flush=True)
     if args.exit_with_parent:
         threading.Thread(target=_watch_parent, args=(args.exit_with_parent, stop), daemon=True).start()

@@ -309,6 +309,7 @@ class ApplicationNode:
 class ControllerNode(ctl_grpc.ControllerServicer):
     kind = "controller"
     _publisher = None  # a ControllerPublisher while registered in a connectivity service
+    propagate_hook = None  # druncschema 0.11 (simulator/controller_011.py): how a transition reaches the children
 
     def __init__(self, name: str, *, session: str, broadcaster: Broadcaster | None = None,
                  children=(), transition_seconds: float = 0.0, drunc_bugs: bool = False):
@@ -612,7 +613,7 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         self._step(f"{t}-ready")
         wait()
         self._step(f"propagating-{t}")
-        children = self._propagate(t, token, command)
+        children = (self.propagate_hook or self._propagate)(t, token, command)
         wait()
         self._step(f"{t}-propagated")
         wait()
@@ -696,10 +697,14 @@ def build_tree(segments: int, apps: int, *, session: str, broadcaster: Broadcast
 
 
 def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0, executor_workers: int = 8,
-               connectivity: str | None = None) -> tuple[list[grpc.Server], dict[str, str]]:
+               connectivity: str | None = None, servicers: dict | None = None
+               ) -> tuple[list[grpc.Server], dict[str, str]]:
     """One gRPC server per controller: root on `root_port`, the others on the following ports (breadth first),
     or all on any free port when `root_port` is 0. Emits SERVER_READY per controller. With a `connectivity`
     service address, each controller then publishes itself there until `stop_publishing` (stop_tree).
+
+    `servicers` (controller name → servicer) serves another layout's servicer in place of the node (the
+    druncschema 0.11 facades of simulator/controller_011.py); each gets `endpoint = "grpc://host:port"`.
 
     Returns the started servers and {controller name: "host:port"}.
     """
@@ -709,7 +714,8 @@ def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0
         for index, node in enumerate(root.controllers()):
             server = grpc.server(futures.ThreadPoolExecutor(max_workers=executor_workers,
                                                             thread_name_prefix=f"grpc-{node.name}"))
-            node.add_to_server(server)
+            servicer = servicers[node.name] if servicers else node
+            servicer.add_to_server(server)
             wanted = root_port + index if root_port else 0
             bound = server.add_insecure_port(f"{host}:{wanted}")
             if not bound:
@@ -718,6 +724,8 @@ def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0
             servers.append(server)
             node.server = server
             addresses[node.name] = f"{host}:{bound}"
+            if servicers:
+                servicer.endpoint = f"grpc://{addresses[node.name]}"
             node._emit(T.SERVER_READY, "ready")
             if connectivity:
                 node.start_publishing(connectivity, addresses[node.name])

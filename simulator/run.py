@@ -36,6 +36,11 @@ class SimulatorConfig:
     # publishes itself as drunc's do; entries expire after connectivity_ttl seconds without a publish
     connectivity_port: int | None = None
     connectivity_ttl: float = 10.0
+    # druncschema layout served by the controllers and the session manager: "0.8" (drunc 0.10.x) or "0.11"
+    # (drunc 0.13.2); bugs: reproduce the drunc bugs of that release (0.8: the invalid-transition
+    # AttributeError; 0.11: drunc-protocol-0.11.md section 9)
+    schema: str = "0.8"
+    bugs: bool = False
 
 
 @dataclass
@@ -106,17 +111,32 @@ def start_simulator(config: SimulatorConfig) -> Simulator:
             sim.connectivity = service
             connectivity = sim.addresses["connectivity"] = service.address
 
+        if config.schema not in ("0.8", "0.11"):
+            raise ValueError(f"schema must be 0.8 or 0.11, not {config.schema!r}")
+        v011 = config.schema == "0.11"
         root = build_tree(config.segments, config.apps, session=config.session, broadcaster=broadcaster,
-                          transition_seconds=config.transition_seconds)
+                          transition_seconds=config.transition_seconds, drunc_bugs=config.bugs and not v011)
         sim.root = root
-        servers, addresses = serve_tree(root, config.host, config.controller_port, connectivity=connectivity)
+        servicers = None
+        if v011:
+            from simulator.controller_011 import Facade011
+
+            facade = Facade011(root, bugs=config.bugs)
+            servicers = {f.name: f for f in facade.walk() if f.is_controller}
+        servers, addresses = serve_tree(root, config.host, config.controller_port, connectivity=connectivity,
+                                        servicers=servicers)
         # retract before the service stops (closers run in reverse)
         sim.closers.append(lambda: [node.stop_publishing() for node in root.controllers()])
         sim.servers.extend(servers)
         sim.controller_addresses = dict(addresses)
         sim.addresses["controller"] = addresses[root.name]
 
-        sm = SessionManagerServicer(broadcaster=broadcaster)
+        if v011:
+            from simulator.session_manager_011 import SessionManager011Servicer
+
+            sm = SessionManager011Servicer(broadcaster=broadcaster, bugs=config.bugs)
+        else:
+            sm = SessionManagerServicer(broadcaster=broadcaster)
         sim.session_manager = sm
         sm_server = _server(8)
         sm.add_to_server(sm_server)

@@ -65,11 +65,14 @@ def client(app):
 
 
 @pytest.fixture
-def simulator(tmp_path):
-    """An in-process drunc simulator (real gRPC servers on free ports), 4 real processes, no Kafka."""
+def simulator(request, tmp_path):
+    """An in-process drunc simulator (real gRPC servers on free ports), 4 real processes, no Kafka. Speaks
+    druncschema 0.8 unless a test parametrizes it indirectly with "0.11" (or "0.11-bugs": drunc 0.13.2's bugs)."""
     from simulator.run import SimulatorConfig, start_simulator
 
-    sim = start_simulator(SimulatorConfig(processes=4, segments=1, apps=2, log_dir=tmp_path / "sim-logs"))
+    layout = getattr(request, "param", "0.8")
+    sim = start_simulator(SimulatorConfig(processes=4, segments=1, apps=2, log_dir=tmp_path / "sim-logs",
+                                          schema=layout.split("-")[0], bugs=layout.endswith("-bugs")))
     yield sim
     sim.stop(0)
 

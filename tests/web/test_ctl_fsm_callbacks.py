@@ -69,6 +69,7 @@ def _root(services):
     return services.controller_feeds.refresh_now().root_node
 
 
+@pytest.mark.parametrize("simulator", ["0.8", "0.11", "0.11-bugs"], indirect=True)
 def test_the_tick_draws_the_fsm_and_the_commands_allowed_now_and_then_sends_nothing(sim_app, sim_services, shifter):
     _take_control(sim_services)
     body = _tick(sim_app, shifter).json["response"]
@@ -140,6 +141,7 @@ def test_inline_validation_uses_the_clients_rules(sim_app, sim_services, shifter
     assert out[ui.RUN]["disabled"] is True
 
 
+@pytest.mark.parametrize("simulator", ["0.8", "0.11", "0.11-bugs"], indirect=True)
 def test_start_run_stop_run_and_shutdown_record_the_run_and_audit_every_node(sim_app, sim_services, shifter):
     _take_control(sim_services)
     session = sim_services.controller_feeds.default_session
@@ -183,6 +185,7 @@ def test_a_disruptive_transition_needs_its_confirmation(sim_app, sim_services, s
     assert "confirm" in event.detail
 
 
+@pytest.mark.parametrize("simulator", ["0.8", "0.11", "0.11-bugs"], indirect=True)
 def test_a_command_without_control_is_refused_and_never_takes_control(sim_app, sim_services, shifter):
     _take_control(sim_services, "expert")
     response = _run(sim_app, shifter, "conf")
