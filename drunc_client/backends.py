@@ -182,7 +182,8 @@ class DruncBackends:
 
 def _layout_of(client) -> dict:
     """{"schema": "0.8" | "0.11"} for a client whose layout is known (forced, or detected already)."""
-    if client is None or not hasattr(client, "layout"):
+    # on the class: hasattr on the instance would evaluate the property, and its detection may raise
+    if client is None or not hasattr(type(client), "layout"):
         return {}
     try:
         return {"schema": client.layout}
