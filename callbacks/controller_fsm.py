@@ -27,7 +27,7 @@ from components import fsm_panel as ui
 from drunc_client.controller import SEQUENCES, SequenceStep
 from drunc_client.errors import DruncError, NotInControl
 from drunc_client.transport import reset_channels
-from polling.fsm_cache import FsmCache
+from polling.fsm_cache import FsmCache, FsmNotRead
 from viewmodels.fsm import (
     DISRUPTIVE,
     SEQUENCE_LABELS,
@@ -61,7 +61,7 @@ def register(app, services) -> None:
     feeds = services.controller_feeds
     locks = services.controller_locks
     settings = services.settings
-    fsm = FsmCache(settings.data_dir / "cache", services.drunc, timeout=settings.drunc_timeout)
+    fsm = feeds.fsm  # kept fresh by the tree sweep: nothing here asks describe_fsm
 
     def in_charge_since(root: str, node: dict | None) -> str | None:
         """When the root's actor took control through this UI ("13:40 UTC", from the control part's audit
@@ -87,6 +87,8 @@ def register(app, services) -> None:
         if snap.root:
             try:
                 graph = fsm.graph(session, snap.root, state)
+            except FsmNotRead:
+                error = "the FSM has not been read from the controller yet: it is, at the next refresh"
             except DruncError as exc:
                 error = f"the FSM could not be read: {exc}"
         lock = locks.current(snap.root) if snap.root else None
