@@ -84,3 +84,28 @@ def test_a_take_through_the_control_part_is_the_fsm_parts_in_charge_since(sim_ap
                                                         f"{ids.SESSION}.data": ""}).json["response"]
     reason = json.dumps(body[ui.REASON]["children"])
     assert re.search(r"shifter is in charge since \d\d:\d\d UTC; take control first", reason), reason
+
+
+def test_the_control_panel_sends_a_digest_and_resends_its_node_list_only_when_it_changes(sim_app, sim_services,
+                                                                                        logged_in):
+    from components import control_panel as cp
+
+    shifter = logged_in(sim_app.server.test_client(), "shifter")
+    feeds = sim_services.controller_feeds
+    feeds.refresh_now(wait=10)
+    key, spec = _callback(sim_app, "refresh_control")
+
+    def tick(shown):
+        response = post(shifter, key, spec, csrf_token(shifter), {f"{cp.TICK}.n_intervals": 1,
+                                                                  f"{ids.SESSION}.data": "", f"{cp.SHOWN}.data": shown})
+        return response.json["response"] if response.status_code == 200 else {}
+
+    first = tick(None)
+    shown = first[cp.SHOWN]["data"]
+    assert len(shown) <= 64 and len(first[cp.NODE]["options"]) == 4
+    assert tick(shown) == {} or cp.NODE not in tick(shown)
+    sim_services.drunc.controller("shifter").take_control()
+    sim_services.drunc.controller("shifter").execute("conf")  # every node changes state, the node list does not
+    feeds.refresh_now()
+    changed = tick(shown)
+    assert changed[cp.SHOWN]["data"] != shown and "options" not in changed.get(cp.NODE, {})
