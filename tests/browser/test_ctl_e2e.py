@@ -179,7 +179,7 @@ def test_a_shift_on_the_controller_page(sim_live, simulator, sim_services):
     until(lambda: _banner(live) == "", timeout=15)
     until(lambda: _text(live, f"#{header.STATUS}").startswith("updated"), timeout=10)
     _root_state(live, "configured", timeout=20)  # the transition carried on inside the controller
-    live.wait_for_text_to_equal(f"#{ui.STATE}", "configured")
+    until(lambda: _text(live, f"#{ui.STATE}") == "configured", timeout=20)
     assert sim_services.controller_locks.current(simulator.addresses["controller"]) is None
     logs = live.get_logs()
     assert logs == [], [entry["message"][:500] for entry in logs]
