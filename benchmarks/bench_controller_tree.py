@@ -4,11 +4,16 @@ time and bytes, and the time from a transition's completion to the page showing 
 The simulator runs in its own process (`python -m simulator --tree SxA`, default 10 segment controllers × 99
 applications = 1,001 nodes, found through its connectivity service, as in production); the app runs here with
 its own poller thread (as in one gunicorn worker without the poller service). Tabs are logged-in Flask test
-clients in threads, each calling the tree's refresh callback once per period as a browser tab does.
+clients in threads, each calling the tree's refresh callback once per period as a browser tab does, at phases
+spread over the period (tabs are opened at different moments; all in phase they would queue behind each other in
+this one process, which measures the GIL, not the tick). An unchanged tick alone costs about 1.2 ms (profiled:
+most of it the login-session check every request makes).
 
     sweep          median / p90 of one sweep (tree walk + who_is_in_charge per controller + hosts), forced
     tabs           N tabs for S seconds at period P: sweeps made, and sweeps per period (goal 1)
     unchanged      server time and bytes of a refresh when nothing changed (goals ≤ 10 ms, ≤ 200 B)
+    other ticks    the page's other parts (FSM, control, run banner), each ticking with what it shows: server time
+                   and bytes of an unchanged tick (they read the same snapshot, never drunc)
     latency        a transition executed with the client directly (as drunc's shell would): from its completion
                    (execute() returned) to the first tick of a tab that shows the root in the new state
                    (goal: within one refresh period); and through the UI's own path (refresh_now after the
@@ -78,7 +83,44 @@ class Tab:
         return elapsed, len(data), bool(shown)
 
 
-def every(period: float, tab: Tab, stop: threading.Event, samples: list) -> None:
+class PartTab:
+    """One part of the Controller page ticking in a tab: its tick callback, fed back the signature it stores."""
+
+    def __init__(self, app, client, headers, name: str, tick: str, shown: str):
+        self.key, self.spec = next((k, s) for k, s in server_callbacks(app).items()
+                                   if s["callback"].__name__ == name)
+        self.client, self.headers, self.name, self.tick_id, self.shown_id = client, headers, name, tick, shown
+        self.shown = None
+
+    def tick(self) -> tuple[float, int]:
+        body = body_for(self.key, self.spec, values={f"{self.tick_id}.n_intervals": 1, f"{shared.SESSION}.data": "",
+                                                     f"{self.shown_id}.data": self.shown},
+                        triggered=f"{self.tick_id}.n_intervals")
+        start = time.perf_counter()
+        response = self.client.post("/_dash-update-component", json=body, headers=self.headers)
+        elapsed = (time.perf_counter() - start) * 1000
+        if response.status_code == 200:
+            self.shown = (response.json["response"].get(self.shown_id) or {}).get("data", self.shown)
+        return elapsed, len(response.get_data())
+
+
+def other_ticks(app, tab: Tab, rounds: int) -> None:
+    from components import control_panel as cp
+    from components import fsm_panel as fsm
+    from components import run_panel as rp
+
+    parts = [PartTab(app, tab.client, tab.headers, "fsm_tick", fsm.TICK, fsm.VIEW),
+             PartTab(app, tab.client, tab.headers, "refresh_control", cp.TICK, cp.SHOWN),
+             PartTab(app, tab.client, tab.headers, "refresh_banner", rp.TICK, rp.SHOWN)]
+    for part in parts:
+        first = part.tick()
+        samples = [part.tick() for _ in range(rounds)]
+        print(f"    {part.name}: first {first[1] / 1024:.1f} KiB; unchanged {fmt_ms([t for t, _ in samples])}, "
+              f"{statistics.median(b for _, b in samples):.0f} B")
+
+
+def every(period: float, tab: Tab, stop: threading.Event, samples: list, phase: float = 0.0) -> None:
+    stop.wait(phase)  # tabs opened at different moments tick at different phases, as browsers do
     while not stop.is_set():
         started = time.monotonic()
         samples.append(tab.tick())
@@ -144,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         stop = threading.Event()
         samples: list[list] = [[] for _ in tabs]
         before = feeds.sweeps
-        threads = [threading.Thread(target=every, args=(args.period, tab, stop, out), daemon=True)
-                   for tab, out in zip(tabs, samples, strict=True)]
+        threads = [threading.Thread(target=every, args=(args.period, tab, stop, out, i * args.period / len(tabs)),
+                                    daemon=True)
+                   for i, (tab, out) in enumerate(zip(tabs, samples, strict=True))]
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -163,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  unchanged refresh ({len(unchanged)} ticks): server {fmt_ms([t for t, _ in unchanged])}; "
                   f"{statistics.median(b for _, b in unchanged):.0f} B (max {max(b for _, b in unchanged)} B) "
                   "(goals ≤ 10 ms, ≤ 200 B)")
+
+        print("  the page's other ticks (one tab, nothing changing):")
+        other_ticks(app, tabs[0], max(10, args.sweeps))
 
         # 3. completion → display
         owner = services.drunc.controller("bench", session=session)

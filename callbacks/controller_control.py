@@ -9,9 +9,9 @@ button is disabled with the lock's text. After an action: refresh the feed and b
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from datetime import datetime
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update, set_props
@@ -19,7 +19,8 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth.actions import UserError, guarded_callback
-from auth.shapes import In, St, clicks, integer, one_of, or_reset, record, text
+from auth.shapes import In, St, clicks, integer, or_reset, record, text
+from callbacks.controller_shared import CHANGED, SURRENDER_CONTROL, TAKE_CONTROL, changed_now, taken_since
 from callbacks.notify import notify
 from components import control_panel as cp
 from components import controller_ids as ids
@@ -30,7 +31,6 @@ from viewmodels.runs import in_charge_text
 log = logging.getLogger("runcontrol.controller")
 
 SESSION = text(255)
-CHANGED = one_of(integer(), text(64))
 PATH = text(2000)
 # written by this page's own callbacks, but an action's input: a malformed one is refused and audited
 REQUEST = record({"action": text(16, choices=("take", "surrender", "include", "exclude")), "path": PATH,
@@ -49,20 +49,7 @@ def _can(permission: str) -> bool:
 
 
 def _bump() -> None:
-    set_props(ids.CHANGED, {"data": int(time.time() * 1000)})
-
-
-def taken_since(audit, path: str, actor: str) -> datetime | None:
-    """When `actor` took control of `path` through this UI (the audit trail), or None."""
-    if not actor:
-        return None
-    try:
-        for e in audit.query(action="controller.take_control", outcome="ok", username=actor, limit=50):
-            if isinstance(e.arguments, dict) and e.arguments.get("path") == path:
-                return e.time
-    except SQLAlchemyError:
-        log.warning("could not read the audit trail for %s", path, exc_info=True)
-    return None
+    set_props(ids.CHANGED, {"data": changed_now()})
 
 
 def who_view(nodes, user: str):
@@ -150,7 +137,7 @@ def register(app, services) -> None:
         In(ids.CHANGED, "data", CHANGED),
         In(ids.SESSION, "data", SESSION),
         In(cp.NODE, "value", PATH),
-        St(cp.SHOWN, "data", or_reset(text(200_000))),
+        St(cp.SHOWN, "data", or_reset(text(64))),
         running=[(Output(cp.TICK, "disabled"), True, False)],
         permission="view",
     )
@@ -167,14 +154,21 @@ def register(app, services) -> None:
         flags = _buttons_state(node, user, lock.text() if lock else "", _can("controller.take_control"),
                                _can("controller.command"))
         entries = vm.errors(nodes)
-        signature = repr((path, flags, [(n["path"], n.get("in_charge"), n.get("included"), n.get("in_error"),
-                                         n.get("unreachable"), n.get("state"), n.get("kind")) for n in nodes]))
-        if signature == shown:
-            return (no_update,) * 11
+        # a digest, not the text: the store goes back to the server with every tick (1,000 nodes: ~150 KB of repr)
+        signature = hashlib.sha1(repr((path, flags, [
+            (n["path"], n.get("in_charge"), n.get("included"), n.get("in_error"), n.get("unreachable"),
+             n.get("state"), n.get("kind")) for n in nodes])).encode()).hexdigest()[:16]
         options = [{"label": ("\u00a0\u00a0" * int(n.get("depth", 0))) + n.get("name", "")
                     + ("" if n.get("kind") == "controller" else " (application)")
                     + ("" if n.get("included", True) or n.get("unreachable") else " · excluded"),
                     "value": n["path"]} for n in nodes]
+        # the options (a line per node: ~130 KB at 1,000 nodes) go out only when they change, not on every state
+        # change of a transition
+        signature += ":" + hashlib.sha1(repr(options).encode()).hexdigest()[:16]
+        if signature == shown:
+            return (no_update,) * 11
+        if (shown or "").partition(":")[2] == signature.partition(":")[2]:
+            options = no_update
         selected = ""
         if node is not None:
             actor = node.get("in_charge") if node.get("kind") == "controller" else ""
@@ -259,7 +253,7 @@ def register(app, services) -> None:
     def describe(request, session):
         request = request if isinstance(request, dict) else {}
         verb = request.get("action")
-        name = {"take": "controller.take_control", "surrender": "controller.surrender_control",
+        name = {"take": TAKE_CONTROL, "surrender": SURRENDER_CONTROL,
                 "include": "controller.include", "exclude": "controller.exclude"}.get(verb)
         return str(request.get("path", ""))[:500], {"path": str(request.get("path", ""))[:2000],
                                                     "session": str(session or "")[:255]}, name
@@ -312,7 +306,7 @@ def register(app, services) -> None:
         if resolved is None:
             return False
         snap, _nodes, node, verb = resolved
-        note.action = "controller.take_control" if verb == "take" else "controller.surrender_control"
+        note.action = TAKE_CONTROL if verb == "take" else SURRENDER_CONTROL
         name = node.get("name")
         if node.get("kind") != "controller" or not node.get("address"):
             raise UserError(f"{name} is not a controller with an address of its own: choose its controller.")

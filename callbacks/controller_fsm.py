@@ -20,13 +20,14 @@ from dash.exceptions import PreventUpdate
 
 from auth.actions import UserError, caller, guarded_callback
 from auth.shapes import In, St, boolean, clicks, list_of, or_reset, record, scalar, text
+from callbacks.controller_shared import CHANGED, changed_now, taken_since
 from callbacks.notify import notify
 from components import controller_ids as ids
 from components import fsm_panel as ui
 from drunc_client.controller import SEQUENCES, SequenceStep
 from drunc_client.errors import DruncError, NotInControl
 from drunc_client.transport import reset_channels
-from polling.fsm_cache import FsmCache
+from polling.fsm_cache import FsmCache, FsmNotRead
 from viewmodels.fsm import (
     DISRUPTIVE,
     SEQUENCE_LABELS,
@@ -60,19 +61,20 @@ def register(app, services) -> None:
     feeds = services.controller_feeds
     locks = services.controller_locks
     settings = services.settings
-    fsm = FsmCache(settings.data_dir / "cache", services.drunc, timeout=settings.drunc_timeout)
+    fsm = feeds.fsm  # kept fresh by the tree sweep: nothing here asks describe_fsm
 
-    def in_charge_since(root: str, who: str) -> str | None:
-        """When `who` last took control through this UI (the audit trail), remembered for a while per root."""
+    def in_charge_since(root: str, node: dict | None) -> str | None:
+        """When the root's actor took control through this UI ("13:40 UTC", from the control part's audit
+        events: callbacks.controller_shared), remembered 30 s per root and actor so a tick reads no audit."""
+        who = (node or {}).get("in_charge", "")
         if not who or who == caller().name:
             return None
         key = f"fsm-since:{root}:{who}"
         cached = fsm.cache.get(key)
         if cached is not None:
             return cached or None
-        events = [e for e in audit.query(username=who, action="controller", outcome="ok", limit=50)
-                  if "take" in e.action]
-        since = _hms(events[0].time) if events else ""
+        moment = taken_since(audit, (node or {}).get("path", ""), who)
+        since = f"{moment.astimezone(UTC):%H:%M} UTC" if moment else ""
         fsm.cache.set(key, since, expire=30)
         return since or None
 
@@ -85,6 +87,8 @@ def register(app, services) -> None:
         if snap.root:
             try:
                 graph = fsm.graph(session, snap.root, state)
+            except FsmNotRead:
+                error = "the FSM has not been read from the controller yet: it is, at the next refresh"
             except DruncError as exc:
                 error = f"the FSM could not be read: {exc}"
         lock = locks.current(snap.root) if snap.root else None
@@ -104,7 +108,7 @@ def register(app, services) -> None:
         Output(ui.VIEW, "data"),
         Output(ui.LOCK, "data"),
         In(ui.TICK, "n_intervals", clicks),
-        In(ids.CHANGED, "data", or_reset(scalar(64))),
+        In(ids.CHANGED, "data", CHANGED),
         In(ids.SESSION, "data", SESSION),
         St(ui.VIEW, "data", or_reset(text(64))),
     )
@@ -112,7 +116,7 @@ def register(app, services) -> None:
         user = caller()
         snap, root_node, state, graph, error, lock = situation(session or feeds.default_session)
         lock_text = lock.text() if lock else None
-        since = in_charge_since(snap.root, (root_node or {}).get("in_charge", "")) if root_node else None
+        since = in_charge_since(snap.root, root_node) if root_node else None
         reason = command_block(can_command=user.can("controller.command"), user=user.name, root=root_node,
                                lock_text=lock_text, since=since)
         if not snap.registered:
@@ -180,7 +184,7 @@ def register(app, services) -> None:
             raise UserError(error or snap.message or "no root controller to command")
         reason = command_block(can_command=user.can("controller.command"), user=user.name, root=root_node,
                                lock_text=lock.text() if lock else None,
-                               since=in_charge_since(snap.root, (root_node or {}).get("in_charge", "")))
+                               since=in_charge_since(snap.root, root_node))
         if reason:
             raise UserError(f"{name}: {reason}")
         if name not in graph.allowed(state) and name not in graph.sequences(state):
@@ -278,7 +282,7 @@ def register(app, services) -> None:
             raise UserError(f"{name} is not allowed from {state}")
         if name in DISRUPTIVE and not confirmed:
             raise UserError(f"{name} stops or tears down the run: confirm it first")
-        since = in_charge_since(snap.root, root_node.get("in_charge", ""))
+        since = in_charge_since(snap.root, root_node)
         reason = command_block(can_command=True, user=user, root=root_node,
                                lock_text=lock.text() if lock else None, since=since)
         if reason:
@@ -338,7 +342,7 @@ def register(app, services) -> None:
                [html.Div(last["detail"])] + [html.Div(f"{s['name']}: {s['status']}", className="small")
                                               for s in last["steps"]],
                "success" if ok else "danger")
-        return (False if ok else no_update), time.time()
+        return (False if ok else no_update), changed_now()
 
 
 def _usable(pending) -> dict | None:

@@ -17,7 +17,8 @@ from dash import Output, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth.actions import guarded_callback
-from auth.shapes import In, St, clicks, integer, one_of, or_reset, record, text
+from auth.shapes import In, St, clicks, or_reset, record, text
+from callbacks.controller_shared import CHANGED
 from components import controller_ids as ids
 from components import run_panel as rp
 from components import state_timeline as tl
@@ -28,7 +29,6 @@ from viewmodels import timeline as tvm
 log = logging.getLogger("runcontrol.controller")
 
 SESSION = text(255)
-CHANGED = one_of(integer(), text(64))
 SHOWN = or_reset(record({"banner": text(4000), "history": text(20_000)}))
 HISTORY_LIMIT = 20
 DETECT_LEASE_SECS = 5

@@ -9,6 +9,7 @@ from dash import Input, Output, ctx, html, no_update
 
 from auth.actions import UserError, guarded_callback
 from auth.shapes import In, St, boolean, clicks, integer, or_reset, record, text
+from callbacks.controller_shared import CHANGED
 from components import controller_ids as shared
 from components import controller_session as ids
 from components import controller_tree as tree_ids
@@ -124,7 +125,7 @@ def register(app, services) -> None:
         Output(tree_ids.GRID_WRAP, "className"),
         In(ids.TICK, "n_intervals", clicks),
         In(ids.REFRESH_NOW, "n_clicks", clicks),
-        In(shared.CHANGED, "data", integer(0)),
+        In(shared.CHANGED, "data", CHANGED),
         In(shared.SESSION, "data", text(255)),
         St(ids.VERSION, "data", SHOWN),
         St(ids.REFRESH, "value", REFRESH),

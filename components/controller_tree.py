@@ -21,13 +21,16 @@ COLLAPSE_ALL = "ctl-tree-collapse"
 def columns() -> list[dict]:
     fixed = {"sortable": False, "filter": False}
     return [
-        {"field": "name", "headerName": "Node", "minWidth": 260, "flex": 3, "cellRenderer": "RcCtlName",
+        # the name column gets the room: at 1,400 px an application's name ("segment-controller-0-app-1", two
+        # levels in) was cut to "segment-controller-0-app-…", and app-0 and app-1 read the same
+        {"field": "name", "headerName": "Node", "minWidth": 340, "flex": 5, "cellRenderer": "RcCtlName",
          "tooltipField": "path", **fixed},
-        {"field": "state", "headerName": "State", "minWidth": 170, "flex": 2, "cellRenderer": "RcCtlState",
+        {"field": "state", "headerName": "State", "minWidth": 150, "flex": 2, "cellRenderer": "RcCtlState",
          **fixed},
-        {"field": "host", "headerName": "Host", "minWidth": 110, "flex": 1, "tooltipField": "host", **fixed},
-        {"field": "in_charge", "headerName": "In charge", "minWidth": 100, "flex": 1, **fixed},
-        {"field": "error", "headerName": "Problem", "minWidth": 100, "flex": 1, "tooltipField": "error", **fixed},
+        {"field": "host", "headerName": "Host", "minWidth": 90, "flex": 1, "tooltipField": "host", **fixed},
+        {"field": "in_charge", "headerName": "In charge", "minWidth": 90, "flex": 1, "tooltipField": "in_charge",
+         **fixed},
+        {"field": "error", "headerName": "Problem", "minWidth": 90, "flex": 1, "tooltipField": "error", **fixed},
         # drunc's order, depth first: the tree reads top-down whatever the updates
         {"field": "order", "hide": True, "sort": "asc", "sortable": True},
     ]

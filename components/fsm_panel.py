@@ -43,7 +43,7 @@ STYLESHEET = [
     {"selector": "node.unknown", "style": {"background-color": "#adb5bd", "shape": "ellipse"}},
     {"selector": "edge", "style": {
         "label": "data(label)", "curve-style": "bezier", "target-arrow-shape": "triangle", "width": 1.5,
-        "font-size": 9, "color": "#6c757d", "line-color": "#adb5bd", "target-arrow-color": "#adb5bd",
+        "font-size": 10, "color": "#868e96", "line-color": "#adb5bd", "target-arrow-color": "#adb5bd",
         "text-rotation": "autorotate", "text-margin-y": -8}},
     {"selector": "edge.allowed", "style": {"line-color": "#0d6efd", "target-arrow-color": "#0d6efd", "width": 3,
                                            "color": "#0d6efd", "font-weight": "bold"}},
@@ -61,9 +61,11 @@ def fsm_panel(ctx=None):
             dbc.CardBody([
                 html.Div(id=REASON, className="small text-body-secondary mb-2"),
                 cyto.Cytoscape(id=DIAGRAM, elements=[], stylesheet=STYLESHEET,
+                               # levels spread over the box, not spaced by the widest label (that spacing made
+                               # a 6-level graph ~900 px tall, drawn at a third of its size: unreadable labels)
                                layout={"name": "breadthfirst", "directed": True, "roots": "#s\\:initial",
-                                       "spacingFactor": 0.9},
-                               style={"width": "100%", "height": "300px"}, userZoomingEnabled=False,
+                                       "avoidOverlap": False, "spacingFactor": 1, "padding": 16},
+                               style={"width": "100%", "height": "340px"}, userZoomingEnabled=False, maxZoom=1.0,
                                autoungrabify=True),
                 html.Div(id=BUTTONS, className="d-flex flex-wrap gap-2 mt-2"),
                 html.Div(id=PROGRESS, className="mt-2"),

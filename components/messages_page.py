@@ -240,7 +240,7 @@ def _pairs(rows: list[tuple[str, str]]) -> html.Dl:
     for label, value in rows:
         if value in ("", None):
             continue
-        items += [html.Dt(label, className="col-4 text-body-secondary"), html.Dd(value, className="col-8 mb-1")]
+        items += [html.Dt(label, className="col-3 text-body-secondary"), html.Dd(value, className="col-9 mb-1")]
     return html.Dl(items, className="row small mb-2")
 
 

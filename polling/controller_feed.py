@@ -62,6 +62,7 @@ from pathlib import Path
 import diskcache
 
 from drunc_client.errors import DruncError, NotRegistered
+from polling.fsm_cache import FsmCache
 from viewmodels.controller_tree import TreeDelta, clean_session, diff_nodes, merge_deltas, node_counts
 
 log = logging.getLogger("runcontrol.polling")
@@ -177,6 +178,8 @@ class ControllerFeeds:
         self._closed = threading.Event()
         self._last_rows: dict[str, tuple[str, int, tuple]] = {}  # session → (epoch, version, rows) written here
         self._service_seen = (0.0, False)
+        # describe_fsm answers of each root, refreshed by the sweep (at most once per ttl): tabs only read them
+        self.fsm = FsmCache(self.cache_dir, backends, timeout=timeout)
         self.sweeps = 0  # sweeps made by this process and the duration of each (benchmarks read them)
         self.sweep_seconds: list[float] = []
 
@@ -513,6 +516,9 @@ class ControllerFeeds:
             failed(str(exc), location.root, location.message)
             return
         rows = tuple(tree_rows(tree, self._hosts(), in_charge))
+        if rows and not rows[0]["unreachable"]:
+            # before the tree is stored, so a tab that sees a new state also finds its transitions
+            self.fsm.refresh(session, location.root, rows[0]["state"])
         self._store(session, meta, epoch, version, now, rows, registered=True, root=location.root,
                     message=location.message)
 
@@ -659,6 +665,7 @@ class ControllerFeeds:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=self.timeout + 2)
         self._join_sweeps()
+        self.fsm.close()
         if self._cache is not None and self._cache_pid == os.getpid():
             self._cache.close()
         self._cache = None

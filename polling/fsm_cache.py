@@ -1,8 +1,10 @@
 """describe_fsm answers, learnt destinations and the progress of the transition running, per root controller, in
-the shared cache: tabs never call drunc on a tick, and every tab (and worker) sees the same progress.
+the shared cache: tabs never call drunc, and every tab (and worker) sees the same progress.
 
     cache = FsmCache(cache_dir, backends)
-    cache.graph(session, root, state)        # FsmGraph; describe_fsm asked at most once per `ttl` per root
+    cache.refresh(session, root, state)      # the tree sweep's call: describe_fsm when the answer is older than
+                                             # `ttl` or does not know `state` (at most once per ttl per root)
+    cache.graph(session, root, state)        # FsmGraph from the cache: never a drunc call (FsmNotRead when none)
     cache.learn(root, transition, before, after)
     cache.set_progress(root, {...}) / cache.progress(root) / cache.clear_progress(root)
 """
@@ -22,6 +24,10 @@ from viewmodels.fsm import STANDARD, FsmGraph, derive_graph, learn, states_to_as
 log = logging.getLogger("runcontrol.polling")
 
 DESCRIBE_USER = "runcontrol-ui"
+
+
+class FsmNotRead(DruncError):
+    """describe_fsm has not been answered for this root yet (the tree sweep asks it; see ControllerFeeds)."""
 
 
 class FsmCache:
@@ -49,25 +55,37 @@ class FsmCache:
             updated = learn(self.learnt(root), transition, before, after)
             if updated is not None:
                 self.cache.set(f"fsm-learnt:{root}", updated)
-                self.cache.delete(f"fsm-describe:{root}")  # the new state's own transitions are asked next
+                entry = self.cache.get(f"fsm-describe:{root}")
+                if entry is not None:  # stale: the next sweep asks the new state's own transitions
+                    self.cache.set(f"fsm-describe:{root}", {**entry, "at": 0.0}, expire=self.ttl * 20)
 
-    def graph(self, session: str, root: str, state: str | None) -> FsmGraph:
-        """The graph, from the cache when its answer is younger than `ttl` and knows `state`. Raises DruncError
-        when the controller cannot be asked and nothing is cached."""
-        key = f"fsm-describe:{root}"
-        entry = self.cache.get(key)
-        learnt = self.learnt(root)
+    def _entry_fits(self, entry: dict | None, state: str | None) -> bool:
         fresh = entry is not None and time.time() - entry["at"] < self.ttl
         knows_state = entry is not None and (not state or state in entry["asked"] or state in ("unknown", "error"))
-        if not (fresh and knows_state):
-            try:
-                entry = self._describe(session, root, learnt, state)
-                self.cache.set(key, entry, expire=self.ttl * 20)
-            except DruncError:
-                if entry is None:
-                    raise
-                log.info("describe_fsm of %s failed: the cached answer is kept", root, exc_info=True)
-        return derive_graph(entry["specs"], entry["sources"], learnt)
+        return fresh and knows_state
+
+    def refresh(self, session: str, root: str, state: str | None) -> bool:
+        """Ask the controller when the cached answer is older than `ttl` or does not know `state`; called by the
+        tree sweep (once per period per root, under its lease), never by a tab. Returns True when it asked. A
+        failure keeps the cached answer (logged); the tree's own error already says the root does not answer."""
+        key = f"fsm-describe:{root}"
+        if self._entry_fits(self.cache.get(key), state):
+            return False
+        try:
+            entry = self._describe(session, root, self.learnt(root), state)
+        except DruncError:
+            log.info("describe_fsm of %s failed: the cached answer is kept", root, exc_info=True)
+            return False
+        self.cache.set(key, entry, expire=self.ttl * 20)
+        return True
+
+    def graph(self, session: str, root: str, state: str | None) -> FsmGraph:
+        """The graph from the cache (the tree sweep keeps it fresh): never a drunc call. Raises FsmNotRead when
+        the controller has not been described yet."""
+        entry = self.cache.get(f"fsm-describe:{root}")
+        if entry is None:
+            raise FsmNotRead(f"describe_fsm of {root} not answered yet (asked at the next sweep)")
+        return derive_graph(entry["specs"], entry["sources"], self.learnt(root))
 
     def _describe(self, session: str, root: str, learnt: dict[str, str], state: str | None) -> dict:
         client = self.backends.controller(DESCRIBE_USER, address=root, timeout=self.timeout, session=session)

@@ -14,7 +14,8 @@ error with no way back, and include/exclude on a node and its descendants (a sec
 instead of FSM_INVALID_TRANSITION). Flags are sent in the released druncschema 0.8 numbering (see the .proto).
 
 Error injection for tests and the demo is plain Python: `inject_error(name)`, `fail_next(name, transition)` and
-`make_unreachable(name)`.
+`make_unreachable(name)` (undone by `restore(name)`); `stop_serving()` / `serve_again()` stop and restart one
+controller's own gRPC server on the same address, as when its process is killed and started again.
 """
 
 from __future__ import annotations
@@ -326,6 +327,9 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         self.included = True
         self.reachable = True  # False after make_unreachable: its parent then sees drunc's fallback status
         self.server: grpc.Server | None = None  # set by serve_tree
+        self.address: str | None = None  # "host:port", set by serve_tree (serve_again binds it again)
+        self._executor_workers = 8
+        self._connectivity: str | None = None
         self._busy = False
         self._fail_next: set[str] = set()
         self._lock = threading.RLock()
@@ -447,8 +451,43 @@ class ControllerNode(ctl_grpc.ControllerServicer):
         if not isinstance(node, ControllerNode) or node is self:
             raise ValueError(f"{node_name} is not a child controller of {self.name}")
         node.reachable = False
-        if node.server is not None:
-            node.server.stop(None)
+        node.stop_serving()
+
+    def restore(self, node_name: str) -> None:
+        """Undo `make_unreachable`: the child's server answers again on its old address."""
+        node = self.find(node_name)
+        if not isinstance(node, ControllerNode) or node is self:
+            raise ValueError(f"{node_name} is not a child controller of {self.name}")
+        node.serve_again()
+
+    def stop_serving(self) -> None:
+        """Stop this controller's gRPC server at once (in-flight calls are cancelled: their callers see the
+        controller vanish, as when its process is killed). A transition running inside carries on in its thread,
+        as the state of a killed process would be whatever it reached."""
+        self.stop_publishing()
+        if self.server is not None:
+            self.server.stop(None)
+            self.server = None
+
+    def serve_again(self) -> grpc.Server:
+        """Start a new gRPC server for this controller on the address `serve_tree` gave it (its process
+        restarted); returns the server."""
+        if self.address is None:
+            raise RuntimeError(f"{self.name} was never served: use serve_tree")
+        if self.server is not None:
+            return self.server
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=self._executor_workers,
+                                                        thread_name_prefix=f"grpc-{self.name}"))
+        self.add_to_server(server)
+        if not server.add_insecure_port(self.address):
+            raise RuntimeError(f"cannot bind {self.name} to {self.address} again")
+        server.start()
+        self.server = server
+        self.reachable = True
+        self._emit(T.SERVER_READY, "ready")
+        if self._connectivity:
+            self.start_publishing(self._connectivity, self.address)
+        return server
 
     def fail_next(self, node_name: str, transition: str) -> None:
         """The named node answers FSM_FAILED the next time it is asked to run `transition` (once)."""
@@ -723,7 +762,9 @@ def serve_tree(root: ControllerNode, host: str = "127.0.0.1", root_port: int = 0
             server.start()
             servers.append(server)
             node.server = server
-            addresses[node.name] = f"{host}:{bound}"
+            node.address = addresses[node.name] = f"{host}:{bound}"
+            node._executor_workers = executor_workers
+            node._connectivity = connectivity
             if servicers:
                 servicer.endpoint = f"grpc://{addresses[node.name]}"
             node._emit(T.SERVER_READY, "ready")

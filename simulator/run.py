@@ -55,6 +55,19 @@ class Simulator:
     session_manager: object = None
     connectivity: object = None  # the ConnectivityServer, when configured
 
+    def stop_controller(self, name: str) -> None:
+        """Stop one controller's gRPC server, as when its process dies (see ControllerNode.stop_serving)."""
+        node = self.root.find(name)
+        server = node.server
+        node.stop_serving()
+        self.servers = [s for s in self.servers if s is not server]
+
+    def restart_controller(self, name: str) -> None:
+        """Serve a stopped controller again on its old address, as when its process is started again."""
+        server = self.root.find(name).serve_again()
+        if server not in self.servers:
+            self.servers.append(server)
+
     def stop(self, grace: float = 1.0) -> None:
         for server in self.servers:
             server.stop(grace)

@@ -21,18 +21,36 @@ def open_page(dash_duo, path: str) -> None:
     dash_duo.wait_for_element(SHELL_READY)
 
 
-def forge_callback(dash_duo, body: dict) -> dict:
+def forge_callback(dash_duo, body: dict, timeout_ms: int = 20000) -> dict:
     """POST a hand-made callback body from the logged-in page itself (cookie and CSRF header included), as an
-    attacker with the page open could; returns {"status": ..., "text": ...}."""
+    attacker with the page open could; returns {"status": ..., "text": ...}. A background callback answers with a
+    job handle first: that is polled as the renderer does, and the job's last answer is returned (its side
+    updates, the toasts, under "sideUpdate")."""
     return dash_duo.driver.execute_async_script(
         """
-        const [body, done] = arguments;
+        const [body, timeoutMs, done] = arguments;
         const token = document.cookie.split('; ').find(c => c.startsWith('_csrf_token=')).split('=')[1];
-        fetch('/_dash-update-component', {method: 'POST', body: JSON.stringify(body),
-              headers: {'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(token)}})
-          .then(r => r.text().then(t => done({status: r.status, text: t})));
+        const headers = {'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(token)};
+        const deadline = Date.now() + timeoutMs;
+        const side = {};
+        const send = (url) => fetch(url, {method: 'POST', body: JSON.stringify(body), headers})
+          .then(r => r.text().then(t => {
+            let data = null;
+            try { data = JSON.parse(t); } catch (e) { /* not JSON: the answer as it is */ }
+            if (data && data.sideUpdate) { Object.assign(side, data.sideUpdate); }
+            const handle = data && data.cacheKey && data.job ? {cacheKey: data.cacheKey, job: data.job} : null;
+            const pending = data && (handle || url.indexOf('job=') >= 0) && !('response' in data);
+            if (r.status === 200 && pending && Date.now() < deadline) {
+              const next = handle || Object.fromEntries(new URL(url, location.href).searchParams);
+              const query = '?cacheKey=' + encodeURIComponent(next.cacheKey) + '&job=' + encodeURIComponent(next.job);
+              return new Promise(res => setTimeout(res, 100)).then(() => send('/_dash-update-component' + query));
+            }
+            if (Object.keys(side).length) { t = JSON.stringify(Object.assign(data || {}, {sideUpdate: side})); }
+            done({status: r.status, text: t});
+          }));
+        send('/_dash-update-component');
         """,
-        body,
+        body, timeout_ms,
     )
 
 

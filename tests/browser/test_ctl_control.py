@@ -46,6 +46,9 @@ def test_an_excluded_segment_then_a_transition_shows_the_root_in_error_with_the_
     click(sim_live, f"#{cp.TAKE}")  # nobody to evict: no confirmation
     sim_live.wait_for_contains_text("#toasts", "You are in charge of root-controller")
     sim_live.wait_for_contains_text(f"#{cp.WHY}", "You are in charge")
+    # the toasts stack at the top right: bring the dropdown to the middle of the window, clear of them
+    sim_live.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})",
+                                   sim_live.find_element(f"#{cp.NODE}"))
     sim_live.select_dcc_dropdown(f"#{cp.NODE}", index=1)  # the options are in tree order: the segment is second
     sim_live.wait_for_contains_text(f"#{cp.SELECTED}", "segment-controller-0")
     until(lambda: sim_live.find_element(f"#{cp.EXCLUDE}").is_enabled(), 10)

@@ -574,3 +574,13 @@ def test_unreachable_child_status_is_drunc_fallback(sim, alice):
     assert [(c.name, c.flag) for c in result.children] == [(SEG0, "EXECUTED_SUCCESSFULLY"),
                                                            (SEG1, "UNHANDLED_EXCEPTION_THROWN")]
 
+
+
+def test_an_unreachable_child_is_restored_on_its_old_address(sim):
+    sim.root.make_unreachable(SEG1)
+    assert sim.client("viewer", timeout=2.0).tree().children[1].status.unreachable
+    sim.root.restore(SEG1)
+    deadline = time.monotonic() + 10  # the client's channel reconnects after gRPC's backoff (about a second)
+    while (seg1 := sim.client("viewer", timeout=2.0).tree().children[1]).error and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not seg1.error and seg1.status.state == "initial" and not seg1.status.unreachable
