@@ -18,7 +18,9 @@ from viewmodels.text import clip
 
 REFRESH = text(4, choices=tuple(ids.REFRESH_CHOICES))
 SESSION_NAME = text(255)
-SHOWN = or_reset(record({"s": text(255), "e": text(64), "v": integer(0), "ok": boolean, "r": boolean}))
+SHOWN = or_reset(record({"s": text(255), "e": text(64), "v": integer(0), "ok": boolean, "r": boolean,
+                         "b": boolean}))
+BUSY_MS = 300
 
 
 def hms(timestamp: float | None) -> str:
@@ -77,12 +79,16 @@ def register(app, services) -> None:
         Output(ids.URL_SYNC, "id"),
         Input(ids.URL_SYNC, "data"),
     )
+    # While a transition runs (nodes busy) a live tab ticks every BUSY_MS, so its end shows within one refresh
+    # period even when the sweep that sees it lands just after a tick; paused stays paused.
     app.clientside_callback(
-        f"""function(refresh) {{
-            return refresh === '5' ? 5000 : (refresh === '0' ? {ids.PAUSED_MS} : 1000);
+        f"""function(refresh, shown) {{
+            var period = refresh === '5' ? 5000 : (refresh === '0' ? {ids.PAUSED_MS} : 1000);
+            return (refresh !== '0' && shown && shown.b) ? Math.min(period, {BUSY_MS}) : period;
         }}""",
         Output(ids.TICK, "interval"),
         Input(ids.REFRESH, "value"),
+        Input(ids.VERSION, "data"),
     )
     app.clientside_callback(
         """function(expand, collapse) {
@@ -174,7 +180,8 @@ def tree_update(feeds, session: str, shown, refresh, manual_refresh: bool = Fals
         grid_data = grid_rows(snap.nodes)
     elif changes.kind == "delta" and changes.delta:
         grid_transaction = {**changes.delta.transaction(), "async": False}
-    new_shown = {"s": session, "e": snap.epoch, "v": snap.version, "ok": snap.ok, "r": snap.registered}
+    new_shown = {"s": session, "e": snap.epoch, "v": snap.version, "ok": snap.ok, "r": snap.registered,
+                 "b": bool((snap.counts or {}).get("busy"))}
     count = counts_text(snap.counts) if snap.registered else ""
 
     if not snap.registered:
