@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -202,6 +203,23 @@ class Message(Base):
               postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
         {"sqlite_autoincrement": True},
     )
+
+
+class MessageCount(Base):
+    """Messages per minute, severity, kind and session, and how many of them are not acknowledged: kept by the
+    triggers of migration 0007 on every insert, delete and acknowledgement, never written by the application.
+    Counters, the rate plot and the alarm badge read it when the filter is only about these fields and time."""
+
+    __tablename__ = "message_counts"
+
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix seconds of the minute's start, UTC
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    session: Mapped[str] = mapped_column(String(255), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    unacked: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (PrimaryKeyConstraint("minute", "severity", "kind", "session", name="pk_message_counts"),)
 
 
 class MessageAck(Base):
