@@ -47,8 +47,8 @@ SQLITE_TRIGGERS = {
 
 # PostgreSQL: statement triggers over transition tables: one grouped upsert per INSERT statement (a whole
 # batch), not one per row. Keys are upserted in sorted order so concurrent writers lock them in the same order.
-_PG_GROUPED = (f"SELECT (floor(extract(epoch FROM time) / 60) * 60)::bigint AS minute, severity, kind, session, "
-               f"{{n}} AS n, {{unacked}} AS unacked FROM {{table}} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
+_PG_GROUPED = ("SELECT (floor(extract(epoch FROM time) / 60) * 60)::bigint AS minute, severity, kind, session, "
+               "{n} AS n, {unacked} AS unacked FROM {table} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
 _PG_UPSERT = (f"INSERT INTO message_counts ({KEY}, n, unacked) {{select}} ON CONFLICT ({KEY}) DO UPDATE SET "
               "n = message_counts.n + EXCLUDED.n, unacked = message_counts.unacked + EXCLUDED.unacked")
 PG_FUNCTIONS = {
