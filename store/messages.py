@@ -236,6 +236,8 @@ class MessageStore:
         acknowledgements go with them (ON DELETE CASCADE).
         """
         removed = 0
+        with self.db.engine.begin() as conn:  # the rollup's deltas (PostgreSQL) and emptied keys
+            message_counts.compact(conn, self.db.is_sqlite)
         if max_age_secs is not None:
             cutoff = utcnow() - timedelta(seconds=max_age_secs)
             removed += self._delete_batches(lambda: select(_T.c.id).where(_T.c.time < cutoff), batch)

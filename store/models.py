@@ -13,7 +13,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -205,21 +204,21 @@ class Message(Base):
     )
 
 
-class MessageCount(Base):
-    """Messages per minute, severity, kind and session, and how many of them are not acknowledged: kept by the
-    triggers of migration 0007 on every insert, delete and acknowledgement, never written by the application.
-    Counters, the rate plot and the alarm badge read it when the filter is only about these fields and time."""
-
-    __tablename__ = "message_counts"
-
-    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix seconds of the minute's start, UTC
-    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    session: Mapped[str] = mapped_column(String(255), primary_key=True)
-    n: Mapped[int] = mapped_column(BigInteger)
-    unacked: Mapped[int] = mapped_column(BigInteger)
-
-    __table_args__ = (PrimaryKeyConstraint("minute", "severity", "kind", "session", name="pk_message_counts"),)
+# Messages per minute, severity, kind and session, and how many of them are not acknowledged: kept by the triggers
+# of migration 0007 on every insert, delete and acknowledgement, never written by the application. Counters, the
+# rate plot and the alarm badge read it when the filter is only about these fields and time. SQLite: one row per
+# key (updated, else inserted; writers are serialised anyway). PostgreSQL: delta rows, summed when read and compacted by
+# MessageStore.prune, so concurrent writers never wait for each other on a shared counter row.
+MessageCount = Table(
+    "message_counts", Base.metadata,
+    Column("minute", BigInteger, nullable=False),  # Unix seconds of the minute's start, UTC
+    Column("severity", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("session", String(255), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("unacked", BigInteger, nullable=False),
+    Index("ix_message_counts_key", "minute", "severity", "kind", "session"),
+)
 
 
 class MessageAck(Base):

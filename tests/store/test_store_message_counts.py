@@ -99,7 +99,7 @@ def test_rollup_follows_acknowledgements_and_pruning(store, db):
     left = sum(1 for m in _rows(store) if m.severity in ("ERROR", "FATAL") and m.acked_at is None)
     assert acks.unacknowledged_count() == left
     with db.engine.connect() as conn:
-        assert sum(conn.scalars(select(MessageCount.n))) == 100
+        assert sum(conn.scalars(select(MessageCount.c.n))) == 100
 
 
 def test_filters_the_rollup_cannot_answer_are_counted_and_capped(store):

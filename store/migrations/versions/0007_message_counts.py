@@ -23,10 +23,12 @@ _SQLITE_MINUTE = "CAST(strftime('%s', substr({row}.time, 1, 16) || ':00') AS INT
 SQLITE_TRIGGERS = {
     "message_counts_insert": f"""
         CREATE TRIGGER message_counts_insert AFTER INSERT ON messages BEGIN
+            UPDATE message_counts SET n = n + 1, unacked = unacked + (NEW.acked_at IS NULL)
+            WHERE minute = {_SQLITE_MINUTE.format(row="NEW")} AND severity = NEW.severity AND kind = NEW.kind
+              AND session = NEW.session;
             INSERT INTO message_counts ({KEY}, n, unacked)
-            VALUES ({_SQLITE_MINUTE.format(row="NEW")}, NEW.severity, NEW.kind, NEW.session, 1,
-                    NEW.acked_at IS NULL)
-            ON CONFLICT ({KEY}) DO UPDATE SET n = n + 1, unacked = unacked + excluded.unacked;
+            SELECT {_SQLITE_MINUTE.format(row="NEW")}, NEW.severity, NEW.kind, NEW.session, 1, NEW.acked_at IS NULL
+            WHERE changes() = 0;
             INSERT INTO messages_fts (rowid, text) VALUES (NEW.id, NEW.text);
         END""",
     "message_counts_delete": f"""
@@ -45,12 +47,12 @@ SQLITE_TRIGGERS = {
         END""",
 }
 
-# PostgreSQL: statement triggers over transition tables: one grouped upsert per INSERT statement (a whole
-# batch), not one per row. Keys are upserted in sorted order so concurrent writers lock them in the same order.
+# PostgreSQL: statement triggers over transition tables: one grouped INSERT of delta rows per statement (a whole
+# batch), never an upsert: an upsert would lock the current minute's rows until commit, so a second consumer would
+# wait for the first one's transaction (scale-out would serialise). MessageStore.prune compacts the deltas.
 _PG_GROUPED = ("SELECT (floor(extract(epoch FROM time) / 60) * 60)::bigint AS minute, severity, kind, session, "
                "{n} AS n, {unacked} AS unacked FROM {table} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
-_PG_UPSERT = (f"INSERT INTO message_counts ({KEY}, n, unacked) {{select}} ON CONFLICT ({KEY}) DO UPDATE SET "
-              "n = message_counts.n + EXCLUDED.n, unacked = message_counts.unacked + EXCLUDED.unacked")
+_PG_UPSERT = f"INSERT INTO message_counts ({KEY}, n, unacked) {{select}}"
 PG_FUNCTIONS = {
     "message_counts_insert": _PG_UPSERT.format(select=_PG_GROUPED.format(
         n="count(*)", unacked="count(*) FILTER (WHERE acked_at IS NULL)", table="new_rows")),
@@ -87,8 +89,9 @@ def upgrade() -> None:
         sa.Column("session", sa.String(255), nullable=False),
         sa.Column("n", sa.BigInteger(), nullable=False),
         sa.Column("unacked", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("minute", "severity", "kind", "session", name="pk_message_counts"),
     )
+    # Not unique: PostgreSQL appends delta rows; SQLite keeps one row per key (update, else insert).
+    op.create_index("ix_message_counts_key", "message_counts", ["minute", "severity", "kind", "session"])
     if _is_postgresql():
         minute = "(floor(extract(epoch FROM time) / 60) * 60)::bigint"
         for name, body in PG_FUNCTIONS.items():
