@@ -6,7 +6,7 @@ SQLite always (a temporary file); PostgreSQL too when TEST_POSTGRES_URL is set (
 Goals (issue 13) at 1,000,000 rows: >= 20,000 rows/s inserted; any filter's first and next page <= 50 ms;
 severity counters and rate buckets <= 150 ms; live poll <= 5 ms; export of 100,000 rows <= 5 s, flat memory.
 Each figure is the median of several runs, in ms; "GOAL" marks one over its goal. Counters and rate are what the
-page asks for: exact (from the per-minute rollup when the filter allows), or "capped" (the newest 50,000 matching).
+page asks for: exact (from the per-minute rollup when the filter allows), or "capped" (the newest 10,000 matching).
 """
 
 from __future__ import annotations

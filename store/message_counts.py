@@ -137,6 +137,28 @@ def unacknowledged(conn, levels) -> int:
     return int(conn.scalar(stmt) or 0)
 
 
+_SQLITE_MINUTE = "CAST(strftime('%s', substr(messages.time, 1, 16) || ':00') AS INTEGER)"
+KEY = "minute, severity, kind, session"
+# SQLite: run by MessageStore.write after a batch's INSERT, in its transaction, with ?1 the highest id stored
+# before the batch. The batch holds the single writer lock from its INSERT to its commit and AUTOINCREMENT ids are
+# contiguous, so the new rows are exactly the ids above max(id) - inserted. A row trigger doing the same row by row
+# cost ingest a third (13k instead of 19k rows/s); deletes and acknowledgements keep row triggers (migration 0007).
+SQLITE_AFTER_INSERT = (
+    f"""UPDATE message_counts SET n = message_counts.n + d.n, unacked = message_counts.unacked + d.unacked FROM (
+        SELECT {_SQLITE_MINUTE} AS minute, severity, kind, session, count(*) AS n,
+               sum(acked_at IS NULL) AS unacked FROM messages WHERE id > ?1 GROUP BY 1, 2, 3, 4) AS d
+        WHERE message_counts.minute = d.minute AND message_counts.severity = d.severity
+          AND message_counts.kind = d.kind AND message_counts.session = d.session""",
+    f"""INSERT INTO message_counts ({KEY}, n, unacked)
+        SELECT {_SQLITE_MINUTE} AS m, severity, kind, session, count(*),
+               sum(acked_at IS NULL) FROM messages WHERE id > ?1 GROUP BY 1, 2, 3, 4
+        HAVING NOT EXISTS (SELECT 1 FROM message_counts c WHERE c.minute = m AND c.severity = messages.severity
+                           AND c.kind = messages.kind AND c.session = messages.session)""",
+    "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?1",
+)
+
+
+
 # PostgreSQL: fold the delta rows the triggers appended into one row per key. Rows appended meanwhile by other
 # transactions are not in this statement's snapshot and stay for the next time; a concurrent compaction skips
 # the rows this one deleted. Zero rows (everything pruned) are dropped.
@@ -153,4 +175,4 @@ def compact(conn, is_sqlite: bool) -> None:
     conn.exec_driver_sql(_SQLITE_COMPACT if is_sqlite else _PG_COMPACT)
 
 
-__all__ = ["compact", "counters", "rate", "unacknowledged"]
+__all__ = ["SQLITE_AFTER_INSERT", "compact", "counters", "rate", "unacknowledged"]

@@ -48,7 +48,7 @@ KINDS = ("broadcast", "ers", "undecodable")
 DEFAULT_CONSUMER = "runcontrol-ui"
 MAX_PAGE = 10_000
 # Counters and rate buckets of a filter the rollup cannot answer count at most this many (newest) rows.
-COUNT_CAP = 50_000
+COUNT_CAP = 10_000
 # A text contained in at most this many rows is read by id from SQLite's trigram index (see `_text_ids`).
 RARE_TEXT = 5_000
 
@@ -225,7 +225,12 @@ class MessageStore:
         if self.db.is_sqlite:
             received = _sqlite_time(now)
             params = [(_sqlite_time(p[0]), received, *p[2:]) for p in params]
-            return max(0, conn.exec_driver_sql(_SQLITE_INSERT, params).rowcount)
+            inserted = max(0, conn.exec_driver_sql(_SQLITE_INSERT, params).rowcount)
+            if inserted:  # the rollup and the trigram index, once per batch (store/message_counts.py)
+                before = conn.exec_driver_sql("SELECT max(id) FROM messages").scalar() - inserted
+                for statement in message_counts.SQLITE_AFTER_INSERT:
+                    conn.exec_driver_sql(statement, (before,))
+            return inserted
         columns = [list(c) for c in zip(*params, strict=True)]
         return max(0, conn.exec_driver_sql(_PG_INSERT, tuple(columns)).rowcount)
 

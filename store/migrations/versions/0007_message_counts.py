@@ -17,20 +17,12 @@ depends_on = None
 
 KEY = "minute, severity, kind, session"
 
-# SQLite: row triggers (in-process, a few microseconds a row). The message time is stored as
+# SQLite: row triggers for deletes and acknowledgements (rare, small). Inserts are counted and indexed once per
+# batch by MessageStore.write (store/message_counts.py SQLITE_AFTER_INSERT), several times cheaper than a row
+# trigger (ingest 13k instead of 19k rows/s with one). The message time is stored as
 # "YYYY-MM-DD HH:MM:SS.ffffff" UTC text, so its minute is its first 16 characters.
 _SQLITE_MINUTE = "CAST(strftime('%s', substr({row}.time, 1, 16) || ':00') AS INTEGER)"
 SQLITE_TRIGGERS = {
-    "message_counts_insert": f"""
-        CREATE TRIGGER message_counts_insert AFTER INSERT ON messages BEGIN
-            UPDATE message_counts SET n = n + 1, unacked = unacked + (NEW.acked_at IS NULL)
-            WHERE minute = {_SQLITE_MINUTE.format(row="NEW")} AND severity = NEW.severity AND kind = NEW.kind
-              AND session = NEW.session;
-            INSERT INTO message_counts ({KEY}, n, unacked)
-            SELECT {_SQLITE_MINUTE.format(row="NEW")}, NEW.severity, NEW.kind, NEW.session, 1, NEW.acked_at IS NULL
-            WHERE changes() = 0;
-            INSERT INTO messages_fts (rowid, text) VALUES (NEW.id, NEW.text);
-        END""",
     "message_counts_delete": f"""
         CREATE TRIGGER message_counts_delete AFTER DELETE ON messages BEGIN
             UPDATE message_counts SET n = n - 1, unacked = unacked - (OLD.acked_at IS NULL)
