@@ -248,14 +248,16 @@ def register(app, services) -> None:
             return "", health_span
         started = time.perf_counter()
         try:
-            counts = store.severity_counts(flt)
+            counts, exact = store.counters(flt)
         except SQLAlchemyError:
             log.warning("messages page: counters failed", exc_info=True)
             return html.Span("the message store is unreachable", className="text-danger"), health_span
         took = (time.perf_counter() - started) * 1000
         total = sum(counts.values())
         chips = ui.severity_chips(mq.severity_chips(counts))
-        bar = [html.Strong(f"{total:,}", id=ui.P + "total"), " matching · ", *chips,
+        # A filter the rollup cannot answer (text, emitter, host...) is counted over the newest rows only.
+        matching = " matching · " if exact else " newest matching counted (there are more) · "
+        bar = [html.Strong(f"{'' if exact else '≥ '}{total:,}", id=ui.P + "total"), matching, *chips,
                html.Span(f"· query {took:.0f} ms · {now:%H:%M:%S} UTC", className="text-body-secondary")]
         return html.Span(bar), health_span
 
@@ -276,11 +278,15 @@ def register(app, services) -> None:
             flt = replace(flt, since=since)
         secs = mq.bucket_secs(since, until, now)
         try:
-            buckets = store.rate(flt, secs)
+            buckets, exact = store.rate_counts(flt, secs)
         except SQLAlchemyError:
             log.warning("messages page: rate plot failed", exc_info=True)
             return no_update
-        return mq.rate_figure(buckets, secs, since, until or now)
+        figure = mq.rate_figure(buckets, secs, since, until or now)
+        if not exact:  # the newest rows only: say so rather than draw a drop that is not there
+            figure["layout"]["title"] = {"text": "newest matching messages only", "font": {"size": 10}}
+            figure["layout"]["margin"]["t"] = 24
+        return figure
 
     # -- inspector and acknowledgements ------------------------------------------------------------------------
 

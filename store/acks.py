@@ -1,9 +1,9 @@
 """Acknowledgements of ERROR and FATAL messages (the alarms): who acknowledged which message, and when.
 
 Nothing is cleared silently: an acknowledgement is a row (message, user, time) and the message is marked
-(`messages.acked_at`), so the unacknowledged alarms are a small partial index that the navbar badge counts on
-every page. Acknowledging again keeps the first record. Pruning a message drops its acknowledgement with it
-(ON DELETE CASCADE): the record lives exactly as long as the message it is about.
+(`messages.acked_at`); the navbar badge on every page reads the count of unacknowledged alarms from the rollup
+(`message_counts.unacked`). Acknowledging again keeps the first record. Pruning a message drops its
+acknowledgement with it (ON DELETE CASCADE): the record lives exactly as long as the message it is about.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import Database
+from store.message_counts import unacknowledged
 from store.message_filters import ALARM_LEVELS
 from store.models import Message, MessageAck, utcnow
 from store.text import clean
@@ -79,11 +80,11 @@ class AckStore:
                             .values(acked_at=now)).rowcount
 
     def unacknowledged_count(self) -> int:
-        """ERROR and FATAL messages not acknowledged: a count over the partial index of exactly those rows."""
-        stmt = (select(func.count()).select_from(_M)
-                .where(_M.c.severity.in_(ALARM_LEVELS), _M.c.acked_at.is_(None)))
+        """ERROR and FATAL messages not acknowledged: a sum over the per-minute rollup, whose `unacked` the
+        triggers of migration 0007 keep exact on every insert, acknowledgement and prune (a count over the
+        partial index grows with the alarms: 30 ms at 40,000 on SQLite)."""
         with self.db.engine.connect() as conn:
-            return int(conn.scalar(stmt) or 0)
+            return unacknowledged(conn, ALARM_LEVELS)
 
     def unacknowledged_by_session(self) -> dict[str, int]:
         """{session: unacknowledged ERROR and FATAL messages}: the same partial index, grouped (a few rows)."""

@@ -90,11 +90,12 @@ def _severity_values(values: Iterable[str]) -> tuple[tuple[str, ...], bool]:
     return tuple(dict.fromkeys(literal)), other
 
 
-def set_condition(name: str, values: Iterable[str], *, unindexed: bool = False) -> ColumnElement:
+def set_condition(name: str, values: Iterable[str], *, unindexed: bool = False, column=None) -> ColumnElement:
     """`column IN values` for a field name (severity understands OTHER). `unindexed` writes `column || ''` so the
-    planner does not pick that column's index (for walks driven by the primary key)."""
+    planner does not pick that column's index (for walks driven by the primary key). `column` puts the test on
+    another table's column of that field (the rollup's)."""
     col = FIELD_COLUMNS[name]
-    column = col.concat("") if unindexed else col
+    column = col.concat("") if unindexed else col if column is None else column
     if name == "severity":
         literal, other = _severity_values(values)
         parts = [column.in_(literal)] if literal else []
@@ -134,6 +135,35 @@ def conditions(flt: MessageFilter | None, *, skip: str = "", unindexed: bool = F
     return out
 
 
+# The fields the per-minute rollup (message_counts) is keyed on, besides the minute.
+ROLLUP_FIELDS = ("severity", "kind", "session")
+
+
+def rollup_conditions(flt: MessageFilter | None, table) -> list[ColumnElement] | None:
+    """The filter's conditions on the rollup table `table`, time aside; None when the filter needs more than
+    the rollup knows (text, or a field other than severity, kind and session)."""
+    if flt is None:
+        return []
+    if flt.text or flt.text_exclude:
+        return None
+    out: list[ColumnElement] = []
+    for attr, name, _ in SET_FIELDS:
+        values = getattr(flt, attr)
+        if not values:
+            continue
+        if name not in ROLLUP_FIELDS:
+            return None
+        out.append(set_condition(name, values, column=table.c[name]))
+    excluded: dict[str, list[str]] = {}
+    for name, value in flt.exclude:
+        if name not in ROLLUP_FIELDS:
+            return None
+        excluded.setdefault(name, []).append(value)
+    for name, values in excluded.items():
+        out.append(not_(set_condition(name, values, column=table.c[name])))
+    return out
+
+
 def driving_field(flt: MessageFilter) -> tuple[str, tuple[str, ...]] | None:
     """The set filter whose (column, time, id) index a page walks, with its values: None → the (time, id) index.
 
@@ -170,6 +200,7 @@ def _key_binds(key: tuple[datetime, int]):
 
 
 __all__ = [
-    "ALARM_LEVELS", "FIELD_COLUMNS", "LEVELS", "OTHER", "SET_FIELDS", "SEVERITY_KEYS", "MessageFilter", "after_key",
-    "before_key", "conditions", "driving_field", "set_condition", "severity_key",
+    "ALARM_LEVELS", "FIELD_COLUMNS", "LEVELS", "OTHER", "ROLLUP_FIELDS", "SET_FIELDS", "SEVERITY_KEYS",
+    "MessageFilter", "after_key",
+    "before_key", "conditions", "driving_field", "rollup_conditions", "set_condition", "severity_key",
 ]

@@ -28,18 +28,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store import message_counts
 from store.db import Database
 from store.message_filters import (
     FIELD_COLUMNS,
     LEVELS,
     OTHER,
-    SEVERITY_KEYS,
     MessageFilter,
     after_key,
     before_key,
     conditions,
     driving_field,
-    severity_key,
+    text_pattern,
 )
 from store.models import ConsumerStatus, Message, utcnow
 from store.text import clean, clean_json
@@ -47,6 +47,10 @@ from store.text import clean, clean_json
 KINDS = ("broadcast", "ers", "undecodable")
 DEFAULT_CONSUMER = "runcontrol-ui"
 MAX_PAGE = 10_000
+# Counters and rate buckets of a filter the rollup cannot answer count at most this many (newest) rows.
+COUNT_CAP = 10_000
+# A text contained in at most this many rows is read by id from SQLite's trigram index (see `_text_ids`).
+RARE_TEXT = 5_000
 
 _T = Message.__table__
 _S = ConsumerStatus.__table__
@@ -168,19 +172,37 @@ def _sqlite_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _bucket_expr(is_sqlite: bool, secs: int):
+def _bucket_expr(is_sqlite: bool, secs: int, column=_T.c.time):
     """The start of a message's time bucket, as Unix seconds."""
     if is_sqlite:
         # The SQLite DateTime text is "YYYY-MM-DD HH:MM:SS.ffffff" in UTC.
-        epoch = func.cast(func.strftime("%s", func.substr(_T.c.time, 1, 19)), postgresql.BIGINT)
+        epoch = func.cast(func.strftime("%s", func.substr(column, 1, 19)), postgresql.BIGINT)
     else:
-        epoch = func.cast(func.floor(func.extract("epoch", _T.c.time)), postgresql.BIGINT)
+        epoch = func.cast(func.floor(func.extract("epoch", column)), postgresql.BIGINT)
     return (epoch // secs) * secs if secs > 1 else epoch
 
 
 class MessageStore:
     def __init__(self, db: Database):
         self.db = db
+
+    def _text_ids(self, conn, flt: MessageFilter | None) -> list:
+        """SQLite: `id IN (...)` for a rare text match, from the FTS5 trigram index (migration 0007), or nothing.
+
+        A pattern of 3+ characters without LIKE wildcards is looked up there; when at most `RARE_TEXT` rows
+        contain it, the query reads those rows by id instead of walking the time index past every row that does
+        not (the whole table for a text that is nowhere). A common text is found fast by the walk. The trigram
+        index folds case like `lower()`, and the row's own condition is still applied, so the answer is the
+        same either way. PostgreSQL's trigram GIN index is chosen by its planner.
+        """
+        if not self.db.is_sqlite or flt is None or not flt.text:
+            return []
+        pattern = text_pattern(flt.text)
+        if len(pattern) < 3 or "%" in pattern or "_" in pattern:
+            return []
+        ids = [r[0] for r in conn.exec_driver_sql(
+            "SELECT rowid FROM messages_fts WHERE text LIKE ? LIMIT ?", (f"%{pattern}%", RARE_TEXT + 1))]
+        return [] if len(ids) > RARE_TEXT else [_T.c.id.in_(ids)]
 
     # -- writing ------------------------------------------------------------------------------------------------
 
@@ -203,7 +225,12 @@ class MessageStore:
         if self.db.is_sqlite:
             received = _sqlite_time(now)
             params = [(_sqlite_time(p[0]), received, *p[2:]) for p in params]
-            return max(0, conn.exec_driver_sql(_SQLITE_INSERT, params).rowcount)
+            inserted = max(0, conn.exec_driver_sql(_SQLITE_INSERT, params).rowcount)
+            if inserted:  # the rollup and the trigram index, once per batch (store/message_counts.py)
+                before = conn.exec_driver_sql("SELECT max(id) FROM messages").scalar() - inserted
+                for statement in message_counts.SQLITE_AFTER_INSERT:
+                    conn.exec_driver_sql(statement, (before,))
+            return inserted
         columns = [list(c) for c in zip(*params, strict=True)]
         return max(0, conn.exec_driver_sql(_PG_INSERT, tuple(columns)).rowcount)
 
@@ -214,6 +241,8 @@ class MessageStore:
         acknowledgements go with them (ON DELETE CASCADE).
         """
         removed = 0
+        with self.db.engine.begin() as conn:  # the rollup's deltas (PostgreSQL) and emptied keys
+            message_counts.compact(conn, self.db.is_sqlite)
         if max_age_secs is not None:
             cutoff = utcnow() - timedelta(seconds=max_age_secs)
             removed += self._delete_batches(lambda: select(_T.c.id).where(_T.c.time < cutoff), batch)
@@ -342,6 +371,10 @@ class MessageStore:
         keys = [before_key(before), after_key(after)]
         driving = driving_field(flt)
         with self.db.engine.connect() as conn:
+            rare = self._text_ids(conn, flt)
+            if rare:
+                keys.extend(rare)
+                driving = None  # a few hundred rows by id: no index walk to drive
             if driving is None:
                 stmt = (select(*_COLUMNS).where(*keys, *conditions(flt)).order_by(*order)
                         .limit(limit).offset(offset))
@@ -395,35 +428,35 @@ class MessageStore:
 
     def count_matching(self, flt: MessageFilter | None = None, cap: int | None = None) -> int:
         """How many messages match; with `cap`, counting stops there (the answer is then "at least cap")."""
-        stmt = select(literal_column("1")).select_from(_T).where(*conditions(flt))
-        if cap is not None:
-            stmt = stmt.limit(max(0, int(cap)))
         with self.db.engine.connect() as conn:
+            stmt = select(literal_column("1")).select_from(_T).where(*conditions(flt), *self._text_ids(conn, flt))
+            if cap is not None:
+                stmt = stmt.limit(max(0, int(cap)))
             return int(conn.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
     def severity_counts(self, flt: MessageFilter | None = None) -> dict[str, int]:
         """Matching messages per normalised severity (DEBUG, INFO, WARNING, ERROR, FATAL, OTHER), zeros included."""
-        counts = dict.fromkeys(SEVERITY_KEYS, 0)
-        stmt = select(_T.c.severity, func.count()).where(*conditions(flt)).group_by(_T.c.severity)
+        return self.counters(flt, cap=None)[0]
+
+    def counters(self, flt: MessageFilter | None = None,
+                 cap: int | None = COUNT_CAP) -> tuple[dict[str, int], bool]:
+        """(`severity_counts`, exact?): a filter the rollup cannot answer is counted over the newest `cap`
+        matching rows at most, and is then not exact ("at least"); see store/message_counts.py."""
         with self.db.engine.connect() as conn:
-            for severity, n in conn.execute(stmt):
-                counts[severity_key(severity)] += int(n)
-        return counts
+            return message_counts.counters(conn, flt, cap, self._text_ids)
 
     def rate(self, flt: MessageFilter | None = None, bucket_secs: int = 60) -> list[tuple[datetime, str, int]]:
         """(bucket start, normalised severity, messages) for every non-empty bucket, oldest first."""
+        return self.rate_counts(flt, bucket_secs, cap=None)[0]
+
+    def rate_counts(self, flt: MessageFilter | None = None, bucket_secs: int = 60,
+                    cap: int | None = COUNT_CAP) -> tuple[list[tuple[datetime, str, int]], bool]:
+        """(`rate`, exact?): not exact when the newest `cap` matching rows were counted and older ones left out."""
         secs = max(1, int(bucket_secs))
-        bucket = _bucket_expr(self.db.is_sqlite, secs).label("bucket")
-        stmt = (select(bucket, _T.c.severity, func.count()).where(*conditions(flt))
-                .group_by(bucket, _T.c.severity))
-        totals: dict[tuple[int, str], int] = {}
+        sqlite_db = self.db.is_sqlite
         with self.db.engine.connect() as conn:
-            for start, severity, n in conn.execute(stmt):
-                key = (int(start), severity_key(severity))
-                totals[key] = totals.get(key, 0) + int(n)
-        order = {s: i for i, s in enumerate(SEVERITY_KEYS)}
-        return [(datetime.fromtimestamp(start, UTC), sev, n)
-                for (start, sev), n in sorted(totals.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))]
+            return message_counts.rate(conn, flt, secs, cap,
+                                       lambda column, n: _bucket_expr(sqlite_db, n, column), self._text_ids)
 
     def latest_id(self) -> int:
         with self.db.engine.connect() as conn:

@@ -204,6 +204,23 @@ class Message(Base):
     )
 
 
+# Messages per minute, severity, kind and session, and how many of them are not acknowledged: kept by the triggers
+# of migration 0007 on every insert, delete and acknowledgement, never written by the application. Counters, the
+# rate plot and the alarm badge read it when the filter is only about these fields and time. SQLite: one row per
+# key (updated, else inserted; writers are serialised anyway). PostgreSQL: delta rows, summed when read and compacted by
+# MessageStore.prune, so concurrent writers never wait for each other on a shared counter row.
+MessageCount = Table(
+    "message_counts", Base.metadata,
+    Column("minute", BigInteger, nullable=False),  # Unix seconds of the minute's start, UTC
+    Column("severity", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("session", String(255), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("unacked", BigInteger, nullable=False),
+    Index("ix_message_counts_key", "minute", "severity", "kind", "session"),
+)
+
+
 class MessageAck(Base):
     """Who acknowledged a message, and when. Pruning a message drops its acknowledgement with it (ON DELETE
     CASCADE): the record lives as long as the message it is about."""
