@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.db import Database
@@ -81,7 +81,7 @@ class AckStore:
 
     def unacknowledged_count(self) -> int:
         """ERROR and FATAL messages not acknowledged: a sum over the per-minute rollup, whose `unacked` the
-        triggers of migration 0007 keep exact on every insert, acknowledgement and prune (a count over the
+        triggers of migration 0008 keep exact on every insert, acknowledgement and prune (a count over the
         partial index grows with the alarms: 30 ms at 40,000 on SQLite)."""
         with self.db.engine.connect() as conn:
             return unacknowledged(conn, ALARM_LEVELS)

@@ -1,4 +1,4 @@
-"""The per-minute rollup (message_counts, migration 0007) and the counting paths over it, on both databases:
+"""The per-minute rollup (message_counts, migration 0008) and the counting paths over it, on both databases:
 counters and rate buckets from the rollup equal a count of the rows, at minute edges too, after inserts,
 redeliveries, acknowledgements and pruning; capped counts say so; SQLite's trigram lookup of a rare text gives
 the same pages as the walk."""

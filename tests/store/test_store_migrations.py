@@ -55,7 +55,7 @@ def _head(url: str) -> str:
 
 def _differences(db: Database, metadata: MetaData) -> list:
     with db.engine.connect() as conn:
-        # messages_fts* (SQLite's FTS5 trigram index of the text, migration 0007) is not a model.
+        # messages_fts* (SQLite's FTS5 trigram index of the text, migration 0008) is not a model.
         context = MigrationContext.configure(conn, opts={
             "compare_type": True, "compare_server_default": True,
             "include_name": lambda name, kind, _parent: not (kind == "table" and name.startswith("messages_fts"))})

@@ -115,8 +115,8 @@ def assert_error(result, *fragments: str, code: int = 2):
 def test_migrate_on_an_empty_database_prints_the_revision(run, store):
     code, out, err = run("migrate")
     assert code == 0, err
-    assert "revision 0007" in out
-    assert store.db.current_revision() == "0007"
+    assert "revision 0008" in out
+    assert store.db.current_revision() == "0008"
     assert {r.name for r in store.users.list_roles()} == {"admin", "expert", "shifter", "viewer"}
 
 

@@ -2,16 +2,16 @@
 triggers so counters, the rate plot and the alarm badge read a few thousand rollup rows instead of a million
 messages; on SQLite a trigram full-text index of the text (FTS5) for rare-text searches.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
