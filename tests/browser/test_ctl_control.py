@@ -49,7 +49,10 @@ def test_an_excluded_segment_then_a_transition_shows_the_root_in_error_with_the_
     # the toasts stack at the top right: bring the dropdown to the middle of the window, clear of them
     sim_live.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})",
                                    sim_live.find_element(f"#{cp.NODE}"))
+    # the "you are in charge" toast sits over the node picker for a few seconds: look past it
+    sim_live.driver.execute_script("document.getElementById('toasts').style.visibility = 'hidden';")
     sim_live.select_dcc_dropdown(f"#{cp.NODE}", index=1)  # the options are in tree order: the segment is second
+    sim_live.driver.execute_script("document.getElementById('toasts').style.visibility = '';")
     sim_live.wait_for_contains_text(f"#{cp.SELECTED}", "segment-controller-0")
     until(lambda: sim_live.find_element(f"#{cp.EXCLUDE}").is_enabled(), 10)
     click(sim_live, f"#{cp.EXCLUDE}")
