@@ -7,8 +7,6 @@ again (and refusing it when it is not the one previewed).
 
 from __future__ import annotations
 
-import time
-
 from dash import Input, Output, no_update
 from flask_login import current_user
 
@@ -16,7 +14,7 @@ from auth.actions import UserError, guarded_callback
 from auth.shapes import In, St, clicks, text
 from callbacks.notify import notify
 from components import boot_form as ui
-from drunc_client.errors import BackendUnavailable, DruncError, InvalidArguments
+from drunc_client.errors import DruncError, InvalidArguments
 from viewmodels.boot import (
     FIELDS,
     FORM,
@@ -24,8 +22,8 @@ from viewmodels.boot import (
     MAX_FILE_BYTES,
     BootDefaults,
     BootFileError,
-    BootResult,
     audit_arguments,
+    boot_entries,
     decode_upload,
     drunc_error_text,
     field_of_validation,
@@ -188,7 +186,8 @@ def register(app, services) -> None:
         if bad:
             raise UserError(f"{len(bad)} of the {len(entries)} processes in {name} are invalid (see the preview): "
                             "nothing was booted.")
-        results = _boot_all(services.drunc.process_manager(user), entries)
+        results = boot_entries(services.drunc.process_manager(user), entries, FILE_BUDGET_SECS, "file",
+                               _booted_text)
         booted = [r.name for r in results if r.ok]
         if booted:
             services.process_feed.poke()
@@ -207,26 +206,3 @@ def register(app, services) -> None:
         if not booted:
             return no_update, no_update  # keep the preview: the operator may try again
         return False, None  # close, and clear the file so that reopening cannot boot it twice
-
-    def _boot_all(client, entries) -> list[BootResult]:
-        results: list[BootResult] = []
-        deadline = time.monotonic() + FILE_BUDGET_SECS
-        stop = ""
-        for entry in entries:
-            if not stop and time.monotonic() > deadline:
-                stop = f"not attempted: the {FILE_BUDGET_SECS:.0f} s time limit for one file was reached"
-            if stop:
-                results.append(BootResult(entry.name, False, stop))
-                continue
-            try:
-                info = client.boot(entry.spec)
-            except BackendUnavailable as exc:
-                text = drunc_error_text(exc)
-                results.append(BootResult(entry.name, False, text))
-                stop = f"not attempted: {text}"
-                continue
-            except DruncError as exc:
-                results.append(BootResult(entry.name, False, drunc_error_text(exc)))
-                continue
-            results.append(BootResult(info.name, True, _booted_text(info)))
-        return results

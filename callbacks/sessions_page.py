@@ -10,7 +10,6 @@ boot from a configuration and terminate need session.manage, take control of the
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,11 +24,11 @@ from callbacks.notify import notify
 from components import boot_configs as cfg
 from components import boot_form
 from components import sessions_page as ui
-from drunc_client.errors import BackendUnavailable, DruncError, NotRegistered
+from drunc_client.errors import DruncError, NotRegistered
 from polling.process_feed import FeedState
 from viewmodels import control as control_vm
 from viewmodels import sessions as vm
-from viewmodels.boot import BootDefaults, BootResult, drunc_error_text, summary_text, toast_plan
+from viewmodels.boot import BootDefaults, boot_entries, drunc_error_text, summary_text, toast_plan
 from viewmodels.configurations import PlanError, check_name, check_session, entries_for_session, plan_session
 
 log = logging.getLogger("runcontrol.sessions")
@@ -251,7 +250,8 @@ def register(app, services) -> None:
         note.arguments["names"] = [e.name for e in entries][:AUDIT_NAMES]
         if bad:
             raise UserError(f"{len(bad)} of the {len(entries)} processes are invalid: nothing was booted.")
-        results = boot_all(services.drunc.process_manager(_user()), entries)
+        results = boot_entries(services.drunc.process_manager(_user()), entries, BOOT_BUDGET_SECS, "boot",
+                               lambda info: f"uuid {info.uuid} on {info.hostname}")
         booted = [r.name for r in results if r.ok]
         if booted:
             services.process_feed.poke()
@@ -273,28 +273,6 @@ def register(app, services) -> None:
         return html.Ul([html.Li([html.Strong(r.name), f": {'booted' if r.ok else 'failed'} · {r.text}"],
                                 className="text-success" if r.ok else "text-danger") for r in results],
                        className="small mb-0", id="ses-boot-results")
-
-    def boot_all(client, entries) -> list[BootResult]:
-        results: list[BootResult] = []
-        deadline = time.monotonic() + BOOT_BUDGET_SECS
-        stop = ""
-        for entry in entries:
-            if not stop and time.monotonic() > deadline:
-                stop = f"not attempted: the {BOOT_BUDGET_SECS:.0f} s time limit for one boot was reached"
-            if stop:
-                results.append(BootResult(entry.name, False, stop))
-                continue
-            try:
-                info = client.boot(entry.spec)
-            except BackendUnavailable as exc:
-                results.append(BootResult(entry.name, False, drunc_error_text(exc)))
-                stop = f"not attempted: {drunc_error_text(exc)}"
-                continue
-            except DruncError as exc:
-                results.append(BootResult(entry.name, False, drunc_error_text(exc)))
-                continue
-            results.append(BootResult(info.name, True, f"uuid {info.uuid} on {info.hostname}"))
-        return results
 
     # ---------------------------------------------------------------------------------------- terminate
 

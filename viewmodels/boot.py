@@ -23,7 +23,8 @@ import hashlib
 import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as field_replace
 from datetime import UTC, datetime
@@ -538,6 +539,34 @@ def toast_plan(results: list[BootResult], cap: int = 10) -> tuple[list[BootResul
     if len(results) <= cap:
         return list(results), []
     return list(results[:cap]), list(results[cap:])
+
+
+def boot_entries(client, entries, budget_secs: float, scope: str,
+                 booted_text: Callable[[object], str]) -> list[BootResult]:
+    """Boot each entry in turn with `client`; one result per entry, never an exception. No boot starts after
+    `budget_secs` (the request must end before gunicorn's timeout), and none after the process manager was found
+    unreachable: those entries say why they were not attempted. `scope` names what the budget is for ("file")."""
+    results: list[BootResult] = []
+    deadline = time.monotonic() + budget_secs
+    stop = ""
+    for entry in entries:
+        if not stop and time.monotonic() > deadline:
+            stop = f"not attempted: the {budget_secs:.0f} s time limit for one {scope} was reached"
+        if stop:
+            results.append(BootResult(entry.name, False, stop))
+            continue
+        try:
+            info = client.boot(entry.spec)
+        except BackendUnavailable as exc:
+            text = drunc_error_text(exc)
+            results.append(BootResult(entry.name, False, text))
+            stop = f"not attempted: {text}"
+            continue
+        except DruncError as exc:
+            results.append(BootResult(entry.name, False, drunc_error_text(exc)))
+            continue
+        results.append(BootResult(info.name, True, booted_text(info)))
+    return results
 
 
 def summary_text(rest: list[BootResult]) -> str:
