@@ -63,6 +63,7 @@ import diskcache
 
 from drunc_client.errors import DruncError, NotRegistered
 from polling.fsm_cache import FsmCache
+from polling.shared_cache import ForkSafeCache
 from viewmodels.controller_tree import TreeDelta, clean_session, diff_nodes, merge_deltas, node_counts
 
 log = logging.getLogger("runcontrol.polling")
@@ -169,8 +170,7 @@ class ControllerFeeds:
         self.timeout = timeout
         self.process_feed = process_feed
         self.min_period = min_period
-        self._cache: diskcache.Cache | None = None
-        self._cache_pid: int | None = None
+        self._shared = ForkSafeCache(self.cache_dir)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._sweeping: dict[str, threading.Thread] = {}  # session → the thread sweeping it in this process
@@ -187,12 +187,7 @@ class ControllerFeeds:
 
     @property
     def cache(self) -> diskcache.Cache:
-        pid = os.getpid()
-        if self._cache is None or self._cache_pid != pid:  # sqlite handles must not cross a fork
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            self._cache = diskcache.Cache(str(self.cache_dir), timeout=5, eviction_policy="none")
-            self._cache_pid = pid
-        return self._cache
+        return self._shared.get()
 
     @staticmethod
     def _key(session: str, name: str) -> str:
@@ -666,6 +661,4 @@ class ControllerFeeds:
             thread.join(timeout=self.timeout + 2)
         self._join_sweeps()
         self.fsm.close()
-        if self._cache is not None and self._cache_pid == os.getpid():
-            self._cache.close()
-        self._cache = None
+        self._shared.close()

@@ -12,13 +12,13 @@ the shared cache: tabs never call drunc, and every tab (and worker) sees the sam
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
 import diskcache
 
 from drunc_client.errors import BackendUnavailable, DruncError, DruncFlagError
+from polling.shared_cache import ForkSafeCache
 from viewmodels.fsm import STANDARD, FsmGraph, derive_graph, learn, states_to_ask
 
 log = logging.getLogger("runcontrol.polling")
@@ -36,16 +36,11 @@ class FsmCache:
         self.backends = backends
         self.timeout = timeout
         self.ttl = ttl
-        self._cache: diskcache.Cache | None = None
-        self._pid: int | None = None
+        self._shared = ForkSafeCache(self.cache_dir)
 
     @property
     def cache(self) -> diskcache.Cache:
-        if self._cache is None or self._pid != os.getpid():  # a forked job opens its own handle
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            self._cache = diskcache.Cache(str(self.cache_dir), timeout=5, eviction_policy="none")
-            self._pid = os.getpid()
-        return self._cache
+        return self._shared.get()
 
     def learnt(self, root: str) -> dict[str, str]:
         return dict(self.cache.get(f"fsm-learnt:{root}") or {})
@@ -125,9 +120,7 @@ class FsmCache:
         self.cache.delete(f"fsm-progress:{root}")
 
     def close(self) -> None:
-        if self._cache is not None and self._pid == os.getpid():
-            self._cache.close()
-        self._cache = None
+        self._shared.close()
 
 
 def derived_sources(specs, states) -> dict[str, list[str]]:

@@ -37,6 +37,7 @@ import diskcache
 
 from drunc_client.errors import DruncError
 from drunc_client.transport import normalise_address
+from polling.shared_cache import ForkSafeCache
 from viewmodels.processes import Delta, diff_rows, merge_deltas, rows_by_uuid, status_counts
 
 log = logging.getLogger("runcontrol.polling")
@@ -85,8 +86,7 @@ class ProcessFeed:
         self.min_period = min_period
         self.endpoint = normalise_address(backends.process_manager_url or "")
         self._prefix = f"pm:{self.endpoint}:"
-        self._cache: diskcache.Cache | None = None
-        self._cache_pid: int | None = None
+        self._shared = ForkSafeCache(self.cache_dir)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -100,12 +100,7 @@ class ProcessFeed:
 
     @property
     def cache(self) -> diskcache.Cache:
-        pid = os.getpid()
-        if self._cache is None or self._cache_pid != pid:  # sqlite handles must not cross a fork
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            self._cache = diskcache.Cache(str(self.cache_dir), timeout=5, eviction_policy="none")
-            self._cache_pid = pid
-        return self._cache
+        return self._shared.get()
 
     def _key(self, name: str) -> str:
         return self._prefix + name
@@ -378,6 +373,4 @@ class ProcessFeed:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=self.timeout + 2)
-        if self._cache is not None and self._cache_pid == os.getpid():
-            self._cache.close()
-        self._cache = None
+        self._shared.close()
