@@ -10,7 +10,8 @@ from urllib.parse import parse_qs
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.choices import button_choices
+from components.refresh import PAUSED_MS, REFRESH_CHOICES, live_status
+from components.refresh import refresh_picker as shared_refresh_picker
 from viewmodels.controller_tree import clean_session
 
 SESSION_INPUT = "ctl-session-input"
@@ -24,9 +25,6 @@ STATUS = "ctl-status"
 URL_SYNC = "ctl-url-sync"
 NOT_REGISTERED = "ctl-not-registered"
 BANNER = "ctl-banner"
-
-REFRESH_CHOICES = {"1": "1 s", "5": "5 s", "0": "Paused"}
-PAUSED_MS = 24 * 3600 * 1000  # a paused Interval still exists: `disabled` belongs to the no-overlap guard
 
 
 @dataclass(frozen=True)
@@ -62,22 +60,13 @@ def session_picker(session: str) -> html.Div:
 
 
 def refresh_picker(refresh: str) -> html.Div:
-    return html.Div(
-        [
-            html.Span("Refresh", className="small me-2 text-body-secondary"),
-            button_choices(REFRESH, [{"label": label, "value": value} for value, label in REFRESH_CHOICES.items()],
-                           refresh, "btn-group rc-refresh-picker"),
-            dbc.Button("↻", id=REFRESH_NOW, color="link", size="sm", title="Refresh now", class_name="ms-1"),
-        ],
-        className="d-flex align-items-center",
-    )
+    return shared_refresh_picker(REFRESH, REFRESH_NOW, refresh)
 
 
 def status_line() -> html.Div:
     return html.Div(
         [
-            html.Span(id=LIVE, className="rc-live-dot rc-live-wait", title="waiting for the first update"),
-            html.Span("connecting…", id=STATUS, className="small rc-muted-time me-3"),
+            *live_status(LIVE, STATUS),
         ],
         className="d-flex align-items-center me-4",
     )

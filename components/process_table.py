@@ -9,9 +9,10 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.choices import button_choices
 from components.grid import data_grid
 from components.guarded import guarded_button
+from components.refresh import PAUSED_MS, live_status
+from components.refresh import refresh_picker as shared_refresh_picker
 from viewmodels.processes import ViewState
 
 GRID = "pm-grid"
@@ -49,10 +50,6 @@ TERM_TEXT = "pm-term-text"
 TERM_OK = "pm-term-ok"
 TERM_CANCEL = "pm-term-cancel"
 TERM_EXPECTED = "pm-term-expected"
-
-# Refresh choices, in seconds; 0 is paused.
-REFRESH_CHOICES = {"1": "1 s", "5": "5 s", "0": "Paused"}
-PAUSED_MS = 24 * 3600 * 1000  # a paused Interval still exists: `disabled` belongs to the no-overlap guard
 
 
 def columns(can_read_logs: bool) -> list[dict]:
@@ -102,22 +99,13 @@ def process_grid(can_read_logs: bool, view: ViewState) -> html.Div:
 
 
 def refresh_picker(refresh: str) -> html.Div:
-    return html.Div(
-        [
-            html.Span("Refresh", className="small me-2 text-body-secondary"),
-            button_choices(REFRESH, [{"label": label, "value": value} for value, label in REFRESH_CHOICES.items()],
-                           refresh, "btn-group rc-refresh-picker"),
-            dbc.Button("↻", id=REFRESH_NOW, color="link", size="sm", title="Refresh now", class_name="ms-1"),
-        ],
-        className="d-flex align-items-center",
-    )
+    return shared_refresh_picker(REFRESH, REFRESH_NOW, refresh)
 
 
 def status_line() -> html.Div:
     return html.Div(
         [
-            html.Span(id=LIVE, className="rc-live-dot rc-live-wait", title="waiting for the first update"),
-            html.Span("connecting…", id=STATUS, className="small rc-muted-time me-3"),
+            *live_status(LIVE, STATUS),
             html.Span(id=COUNT, className="small me-2"),
             html.Span(id=SHOWN, className="small text-body-secondary"),
         ],
