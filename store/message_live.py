@@ -18,7 +18,8 @@ commits a moment later.
   transactions, and never twice. `done` holds one id per batch committed while an older transaction was still
   open: a handful normally; a session that keeps a transaction open for hours makes it grow (and the cursor with
   it) until that transaction ends.
-  When a poll stops at `limit` inside one transaction's rows, the cursor also keeps (txid, last id) of it.
+  When a poll stops at `limit` inside a transaction's rows, the cursor also keeps (txid, last id) of it; it can
+  hold several, because a transaction older than a partial one can commit later and its rows come first.
 
 Rows stored before migration 0006 have no txid: they are older than any cursor and never polled.
 """
@@ -41,19 +42,22 @@ def _decode(cursor: str, sqlite: bool):
             if parts[0] != "s1" or len(parts) != 2:
                 raise ValueError
             return int(parts[1])
-        if parts[0] != "p1" or len(parts) != 5:
+        if parts[0] == "p1" and len(parts) == 5:  # the one-partial form written before the fix
+            partial = {} if parts[3] == "" else {int(parts[3]): int(parts[4])}
+        elif parts[0] == "p2" and len(parts) == 4:
+            partial = {int(t): int(i) for t, i in (x.split(":") for x in parts[3].split(",") if x)}
+        else:
             raise ValueError
         lo = int(parts[1])
         done = {int(x) for x in parts[2].split(",") if x}
-        partial = None if parts[3] == "" else (int(parts[3]), int(parts[4]))
         return lo, done, partial
     except (ValueError, AttributeError, IndexError):
         raise ValueError("not a live cursor of this database: start again without one") from None
 
 
-def _encode_pg(lo: int, done: set[int], partial: tuple[int, int] | None) -> str:
-    ptx, pid = partial if partial else ("", "")
-    return f"p1.{lo}.{','.join(str(x) for x in sorted(done))}.{ptx}.{pid}"
+def _encode_pg(lo: int, done: set[int], partial: dict[int, int]) -> str:
+    return (f"p2.{lo}.{','.join(str(x) for x in sorted(done))}."
+            f"{','.join(f'{t}:{i}' for t, i in sorted(partial.items()))}")
 
 
 def poll(store, cursor: str | None, flt: MessageFilter | None, limit: int):
@@ -80,31 +84,29 @@ def poll(store, cursor: str | None, flt: MessageFilter | None, limit: int):
         xmin = int(conn.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")))
         if cursor is None:
             done = set(conn.scalars(select(T.c.txid).where(T.c.txid >= xmin).distinct()))
-            return [], _encode_pg(xmin, done, None)
+            return [], _encode_pg(xmin, done, {})
         lo, done, partial = _decode(cursor, False)
+        if limit == 0:
+            return [], cursor
         where = [T.c.txid.is_not(None), T.c.txid >= lo, *conditions(flt, unindexed=True)]
         if done:
             where.append(T.c.txid.not_in(sorted(done)))
-        if partial:
-            where.append(not_((T.c.txid == partial[0]) & (T.c.id <= partial[1])))
+        where += [not_((T.c.txid == t) & (T.c.id <= i)) for t, i in partial.items()]
         stmt = select(*_COLUMNS, T.c.txid).where(*where).order_by(T.c.txid, T.c.id).limit(limit + 1)
         found = conn.execute(stmt).all()
-    more = len(found) > limit
     rows, txids = [_stored(r[:-1]) for r in found[:limit]], [int(r[-1]) for r in found[:limit]]
-    completed = set(txids)
-    if partial:
-        completed.add(partial[0])
-    if not more:
-        new_lo, new_partial = xmin, None
+    seen = set(txids) | set(partial)
+    if len(found) <= limit:  # every visible row of every transaction at or above `lo` has now been returned
+        new_lo, new_partial, completed = xmin, {}, seen
     else:
-        next_txid = int(found[limit][-1])
-        if not rows:  # limit 0: nothing returned, nothing moves
-            return [], cursor
-        last_txid = txids[-1]
-        new_partial = None
-        if next_txid == last_txid:
-            new_partial = (last_txid, rows[-1].id)
-            completed.discard(last_txid)
-        new_lo = min(xmin, last_txid)
+        # Rows come by (txid, id): every transaction below the first one not returned is complete. That one
+        # and any older partial above it (a transaction older than a partial can commit later and come first)
+        # are kept as partials. A completed set built from "returned" alone skipped a partial's rest.
+        nxt = int(found[limit][-1])
+        completed = {t for t in seen if t < nxt}
+        new_partial = {t: i for t, i in partial.items() if t >= nxt}
+        if txids and txids[-1] == nxt:
+            new_partial[nxt] = rows[-1].id
+        new_lo = min(xmin, nxt)
     done = {x for x in done | completed if x >= new_lo}
     return rows, _encode_pg(new_lo, done, new_partial)

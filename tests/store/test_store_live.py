@@ -69,6 +69,31 @@ def test_out_of_order_commit_is_not_skipped(db):
     assert store.live(cursor)[0] == []
 
 
+def test_older_transaction_committing_after_a_partial_page_does_not_skip_its_rest(db):
+    """The PostgreSQL cursor once lost the rest of a transaction a page had stopped inside: an older transaction
+    committing later came first in the next page, and the partial one was marked done."""
+    if db.is_sqlite:
+        pytest.skip("SQLite writers are serialised: id order is commit order")
+    store = MessageStore(db)
+    _, cursor = store.live(None)
+    older, newer = db.engine.connect(), db.engine.connect()
+    t_old, t_new = older.begin(), newer.begin()
+    store.write(older, _rows(1, "x"))  # takes the lower transaction id
+    store.write(newer, _rows(3, "p"))
+    t_new.commit()
+    rows, cursor = store.live(cursor, limit=2)  # stops inside "p"
+    assert [m.source for m in rows] == ["p", "p"]
+    store.write(older, _rows(2, "x"))
+    t_old.commit()
+    older.close()
+    newer.close()
+    rows, cursor = store.live(cursor, limit=2)  # the older transaction's rows come first and fill the page
+    assert [m.source for m in rows] == ["x", "x"]
+    rest, cursor = _drain(store, cursor, limit=2)
+    assert sorted(m.source for m in rest) == ["p", "x"]
+    assert store.live(cursor)[0] == []
+
+
 def test_two_concurrent_consumers_every_row_exactly_once(db):
     store = MessageStore(db)
     _, cursor = store.live(None)
@@ -97,11 +122,6 @@ def test_two_concurrent_consumers_every_row_exactly_once(db):
     seen += [m.id for m in rest]
     everything = [m.id for m in store.newer_than(0, limit=100_000)]
     assert len(seen) == len(set(seen)), "a row came twice"
-    if not db.is_sqlite and sorted(seen) != everything:
-        # KNOWN BUG, open (issue 13): on PostgreSQL the live cursor skips one transaction's rows in some runs
-        # (1 in 2 to 1 in 5 here, under load). Kept running so that a fix shows at once; not hidden: it is named
-        # in the README and the closing note.
-        pytest.xfail("known bug: the PostgreSQL live cursor skipped a committed transaction's rows")
     assert sorted(seen) == everything, "a committed row was skipped"
 
 
