@@ -74,7 +74,8 @@ class DruncBackends:
     def process_manager(self, user_name: str, timeout: float | None = None):
         from drunc_client.process_manager import ProcessManagerClient
 
-        return ProcessManagerClient(self.process_manager_url, user_name, timeout=timeout or self.timeout)
+        return ProcessManagerClient(self.process_manager_url, user_name, timeout=timeout or self.timeout,
+                                    schema=self.schema, layouts=self.layouts)
 
     # -- controllers ------------------------------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ define, before any payload is decoded):
 
 - controller: `status` (0.11 only; 0.8 has get_status);
 - session manager: `list_all_sessions` (0.11 only; drunc 0.13.2 answers UNKNOWN because of its bug, which still
-  says "0.11").
+  says "0.11");
+- process manager: its rpcs did not change, so the layout is read from its `describe` answer
+  (`description_layout`: 0.11 renumbered `Description`).
 
 `DRUNC_SCHEMA` forces a layout; `auto` detects it on first use. The answer is kept per endpoint in a
 `LayoutCache` owned by the DruncBackends object (one per process, never module state) and forgotten when the
@@ -20,7 +22,7 @@ from collections.abc import Callable
 
 import grpc
 
-from drunc_client.errors import DruncError
+from drunc_client.errors import DruncError, ProtocolError
 from drunc_client.transport import channel, map_rpc_error, normalise_address
 
 SCHEMAS = ("auto", "0.8", "0.11")
@@ -95,6 +97,98 @@ def detect_session_manager(address: str, user_name: str, timeout: float) -> str:
     request.token.user_name = user_name
     return _probe(address, "/dunedaq.druncschema.SessionManager/list_all_sessions", request.SerializeToString(),
                   timeout)
+
+
+def _wire_fields(raw: bytes) -> list[tuple[int, int, bytes]]:
+    """(field number, wire type, payload) of each field of a serialized message; ValueError when malformed."""
+    out, i = [], 0
+
+    def varint() -> int:
+        nonlocal i
+        value = shift = 0
+        while True:
+            if i >= len(raw) or shift > 63:
+                raise ValueError("truncated varint")
+            byte = raw[i]
+            i += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    while i < len(raw):
+        tag = varint()
+        number, wire = tag >> 3, tag & 7
+        if number == 0:
+            raise ValueError("field number 0")
+        if wire == 0:
+            start = i
+            varint()
+            out.append((number, wire, raw[start:i]))
+        elif wire == 2:
+            size = varint()
+            if i + size > len(raw):
+                raise ValueError("truncated field")
+            out.append((number, wire, raw[i:i + size]))
+            i += size
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if i + size > len(raw):
+                raise ValueError("truncated field")
+            out.append((number, wire, raw[i:i + size]))
+            i += size
+        else:
+            raise ValueError(f"wire type {wire}")
+    return out
+
+
+def _only_strings(raw: bytes, numbers: range) -> bool:
+    """True when `raw` parses as a message whose fields are all length-delimited and numbered in `numbers`."""
+    try:
+        return all(n in numbers and w == 2 for n, w, _ in _wire_fields(raw))
+    except ValueError:
+        return False
+
+
+def description_layout(raw: bytes) -> str:
+    """The layout of a serialized `Description` (the process manager's describe answer).
+
+    0.8: type 1, name 2, session 3, commands 4 (CommandDescription), broadcast 5 (Any); 0.11: type 1, name 2,
+    endpoint 3, info 4 (text), session 5 (text), commands 6, broadcast 7. Field 6 or 7, or a field 4 / 5 that is
+    not a CommandDescription / an Any (drunc's info is a log path, its session a user name: neither parses as
+    one), says 0.11. A description of type, name and one more text only reads the same in both: 0.8 then.
+    """
+    try:
+        fields = _wire_fields(raw)
+    except ValueError:
+        return V08  # not a Description at all: let the 0.8 decoder report it
+    for number, _, payload in fields:
+        if number >= 6:
+            return V011
+        if number == 4 and not _only_strings(payload, range(1, 5)):  # CommandDescription: 4 text fields
+            return V011
+        if number == 5 and not _only_strings(payload, range(1, 3)):  # Any: type_url 1, value 2
+            return V011
+    return V08
+
+
+def detect_process_manager(address: str, user_name: str, timeout: float) -> str:
+    """One `describe` (the process manager's rpcs are the same in both layouts): the layout of its answer."""
+    from drunc_client.generated.druncschema import request_response_pb2
+
+    call = channel(address).unary_unary("/dunedaq.druncschema.ProcessManager/describe",
+                                        request_serializer=lambda b: b,
+                                        response_deserializer=request_response_pb2.Response.FromString)
+    request = request_response_pb2.Request()
+    request.token.token, request.token.user_name = f"{user_name}-token", user_name
+    try:
+        response = call(request.SerializeToString(), timeout=timeout)
+    except grpc.RpcError as exc:
+        raise map_rpc_error(exc, address) from None
+    if response.flag != 0 or not response.HasField("data"):
+        # nothing is cached: the next call asks again
+        raise ProtocolError(f"{address}: describe answered flag {response.flag}; its layout is unknown")
+    return description_layout(response.data.value)
 
 
 def resolve(schema: str, cache: LayoutCache | None, address: str, detect: Callable[[], str]) -> str:

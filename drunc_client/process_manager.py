@@ -9,6 +9,13 @@ and session, and an empty `user` or `session` matches every process whose user o
 kill "by uuid" would also kill every process booted without a session. This client never sends an empty
 user or session criterion: a criterion the caller leaves empty goes out as `UNMATCHABLE` (a NUL character,
 which no Unix user or session name contains), so only what the caller asked for can match.
+
+Both druncschema layouts (drunc-protocol-0.11.md §3.4, §5): the rpcs and their messages are the same; 0.11
+renumbered `Description` (describe, decoded by the layout of the answer itself, `layouts.description_layout`),
+numbers the flags above 4 differently (6 = DRUNC_EXCEPTION_THROWN, 7 = UNHANDLED_EXCEPTION_THROWN,
+8 = NOT_EXECUTED_BAD_REQUEST_FORMAT) and sends `terminate` without payload (0.8 requires the query and ignores
+it). The layout is `schema` when forced, else learnt from a describe and kept per endpoint in `layouts`; only
+`terminate` and a failure flag above 4 need it, so a client that never fails never asks.
 """
 
 from __future__ import annotations
@@ -19,11 +26,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from drunc_client.errors import BackendUnavailable, InvalidArguments
+from drunc_client.errors import BackendUnavailable, DruncError, InvalidArguments, ProtocolError
 from drunc_client.generated.druncschema import broadcast_pb2, request_response_pb2
 from drunc_client.generated.druncschema import process_manager_pb2 as pm
 from drunc_client.generated.druncschema import process_manager_pb2_grpc as pm_grpc
-from drunc_client.transport import Endpoint, channel, check, normalise_address, unpack
+from drunc_client.generated_011.druncschema import request_response_pb2 as rr011
+from drunc_client.layouts import (
+    V011,
+    V08,
+    LayoutCache,
+    check_schema,
+    description_layout,
+    detect_process_manager,
+    resolve,
+)
+from drunc_client.transport import FLAG_NAMES, Endpoint, channel, check, normalise_address, unpack
 
 UNMATCHABLE = "\x00"
 ALL = ".*"
@@ -31,6 +48,9 @@ _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TREE_ID = re.compile(r"^\d+\.\d+\.\d+$")
 
 Status = Literal["RUNNING", "DEAD"]
+FLAG_NAMES_011 = {v.number: v.name for v in rr011.ResponseFlag.DESCRIPTOR.values}
+# 0-4 mean the same in both layouts: naming them needs no layout
+SHARED_FLAGS = {n: name for n, name in FLAG_NAMES.items() if FLAG_NAMES_011.get(n) == name}
 
 
 @dataclass(frozen=True)
@@ -128,6 +148,9 @@ class PMDescription:
     commands: tuple[str, ...]
     kafka_address: str | None
     topic: str | None
+    info: str | None = None  # druncschema 0.11: the process manager's own log path
+    endpoint: str | None = None  # druncschema 0.11 (drunc's PM leaves it empty)
+    layout: str = V08  # the layout this description was decoded in
 
 
 def _status(code: int) -> Status:
@@ -169,10 +192,28 @@ class ProcessManagerClient:
 
     server = "process_manager"
 
-    def __init__(self, address: str, user_name: str, timeout: float = 5.0, *, action_timeout: float = 60.0):
+    def __init__(self, address: str, user_name: str, timeout: float = 5.0, *, action_timeout: float = 60.0,
+                 schema: str = "auto", layouts: LayoutCache | None = None):
         self.address = normalise_address(address)
         self.endpoint = Endpoint(self.address, user_name, timeout)
         self.action_timeout = max(action_timeout, timeout)
+        self.schema = check_schema(schema)
+        self.layouts = layouts if layouts is not None else LayoutCache()
+
+    @property
+    def layout(self) -> str:
+        """"0.8" or "0.11": forced, known for this endpoint, or learnt now with one describe."""
+        address, user, timeout = self.address, self.endpoint.user_name, self.endpoint.timeout
+        return resolve(self.schema, self.layouts, address, lambda: detect_process_manager(address, user, timeout))
+
+    def _check(self, response, rpc: str):
+        if response.flag in SHARED_FLAGS:
+            return check(response, rpc)
+        try:
+            names = FLAG_NAMES_011 if self.layout == V011 else FLAG_NAMES
+        except DruncError:  # the layout could not be learnt: name only what both layouts agree on
+            names = SHARED_FLAGS
+        return check(response, rpc, names)
 
     @property
     def _stub(self) -> pm_grpc.ProcessManagerStub:
@@ -180,21 +221,36 @@ class ProcessManagerClient:
 
     def _call(self, rpc: str, payload=None, result=None, timeout: float | None = None):
         response = self.endpoint.call(getattr(self._stub, rpc), rpc, payload, timeout=timeout)
-        check(response, rpc)
+        self._check(response, rpc)
         return unpack(response.data, result, server=response.name or self.server, rpc=rpc) if result else None
 
     # ------------------------------------------------------------------------------------------------ reads
 
     def describe(self) -> PMDescription:
-        description = self._call("describe", None, request_response_pb2.Description)
+        """Decoded in the forced layout, else in the layout of the answer (which is then kept for the endpoint)."""
+        response = self.endpoint.call(self._stub.describe, "describe")
+        self._check(response, "describe")
+        expected = request_response_pb2.Description.DESCRIPTOR.full_name  # the same full name in both layouts
+        if not response.HasField("data") or response.data.TypeName() != expected:
+            raise ProtocolError(f"{response.name or self.server}: describe answered with "
+                                f"{response.data.type_url or 'no data'}, expected Description")
+        layout = self.schema
+        if layout not in (V08, V011):
+            layout = description_layout(response.data.value)
+            self.layouts.set(self.address, layout)
+        cls = rr011.Description if layout == V011 else request_response_pb2.Description
+        description = cls.FromString(response.data.value)
         kafka_address = topic = None
         if description.HasField("broadcast"):
             config = broadcast_pb2.KafkaBroadcastHandlerConfiguration()
             if description.broadcast.Unpack(config):
                 kafka_address, topic = config.kafka_address or None, config.topic or None
+        v011 = layout == V011
         return PMDescription(name=description.name, session=description.session,
                              commands=tuple(c.name for c in description.commands),
-                             kafka_address=kafka_address, topic=topic)
+                             kafka_address=kafka_address, topic=topic,
+                             info=description.info if v011 and description.HasField("info") else None,
+                             endpoint=(description.endpoint or None) if v011 else None, layout=layout)
 
     def ps(self, uuids: Iterable[str] | str = (), names: Iterable[str] | str = (), user: str = "",
            session: str = "") -> list[ProcessInfo]:
@@ -220,7 +276,7 @@ class ProcessManagerClient:
         stream = self.endpoint.stream(self._stub.logs, "logs", request, timeout=timeout)
         try:
             for response in stream:
-                check(response, "logs")
+                self._check(response, "logs")
                 line = unpack(response.data, pm.LogLine, server=response.name or self.server, rpc="logs")
                 out.append(line.line.rstrip("\r\n"))
                 if len(out) >= limit:
@@ -248,7 +304,10 @@ class ProcessManagerClient:
 
     def terminate(self, uuids: Iterable[str] | str = (), names: Iterable[str] | str = (), user: str = "",
                   session: str = "") -> list[ProcessInfo]:
-        """Kill EVERY process of the process manager: drunc ignores the query (9.2.4); it is sent anyway."""
+        """Kill EVERY process of the process manager. drunc 0.10.x requires a query and ignores it (9.2.4), so
+        it is sent; 0.13.2's driver sends none (drunc-protocol-0.11.md §3.4), and neither does this client there."""
+        if self.layout == V011:
+            return self._list("terminate", None)
         if not (_strings(uuids) or _strings(names) or user or session):
             names = [ALL]
         return self._list("terminate", make_query(uuids, names, user, session))
@@ -267,7 +326,7 @@ class ProcessManagerClient:
         instance = self._call("restart", make_query(uuids=[uuid]), pm.ProcessInstance, timeout=self.action_timeout)
         return process_info(instance)
 
-    def _list(self, rpc: str, query: pm.ProcessQuery) -> list[ProcessInfo]:
+    def _list(self, rpc: str, query: pm.ProcessQuery | None) -> list[ProcessInfo]:
         listing = self._call(rpc, query, pm.ProcessInstanceList, timeout=self.action_timeout)
         return [process_info(instance) for instance in listing.values]
 

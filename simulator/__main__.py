@@ -77,8 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-dir", type=Path, default=None, help="where process logs go (default a temp dir)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for churn and ERS issues")
     parser.add_argument("--schema", choices=("0.8", "0.11"), default="0.8",
-                        help="druncschema layout of the controllers and session manager: 0.8 (drunc 0.10.x) or "
-                        "0.11 (drunc 0.13.2 / 0.14.0); default 0.8")
+                        help="druncschema layout of the process manager, controllers and session manager: "
+                        "0.8 (drunc 0.10.x) or 0.11 (drunc 0.13.2 / 0.14.0); default 0.8")
     parser.add_argument("--drunc-bugs", action="store_true",
                         help="reproduce the drunc bugs of that release (0.11: named-key describe_fsm, "
                         "recompute_status on a leaf, the surrender text, the unusable session manager)")

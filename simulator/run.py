@@ -36,9 +36,9 @@ class SimulatorConfig:
     # publishes itself as drunc's do; entries expire after connectivity_ttl seconds without a publish
     connectivity_port: int | None = None
     connectivity_ttl: float = 10.0
-    # druncschema layout served by the controllers and the session manager: "0.8" (drunc 0.10.x) or "0.11"
-    # (drunc 0.13.2); bugs: reproduce the drunc bugs of that release (0.8: the invalid-transition
-    # AttributeError; 0.11: drunc-protocol-0.11.md section 9)
+    # druncschema layout served by the process manager, the controllers and the session manager: "0.8"
+    # (drunc 0.10.x) or "0.11" (drunc 0.13.2); bugs: reproduce the drunc bugs of that release (0.8: the
+    # invalid-transition AttributeError; 0.11: drunc-protocol-0.11.md section 9)
     schema: str = "0.8"
     bugs: bool = False
 
@@ -104,9 +104,15 @@ def start_simulator(config: SimulatorConfig) -> Simulator:
             broadcaster = NullBroadcaster()
         sim.closers.append(broadcaster.close)
 
+        if config.schema not in ("0.8", "0.11"):
+            raise ValueError(f"schema must be 0.8 or 0.11, not {config.schema!r}")
+        v011 = config.schema == "0.11"
         log_dir = config.log_dir or Path(tempfile.mkdtemp(prefix="drunc-sim-logs-"))
-        pm = ProcessManagerServicer(broadcaster=broadcaster, log_dir=log_dir, virtual=config.virtual,
-                                    churn=config.churn, seed=config.seed)
+        pm_class = ProcessManagerServicer
+        if v011:
+            from simulator.process_manager_011 import ProcessManager011Servicer as pm_class
+        pm = pm_class(broadcaster=broadcaster, log_dir=log_dir, virtual=config.virtual, churn=config.churn,
+                      seed=config.seed)
         sim.process_manager = pm
         sim.closers.append(pm.close)
         pm_server = _server(32)
@@ -124,9 +130,6 @@ def start_simulator(config: SimulatorConfig) -> Simulator:
             sim.connectivity = service
             connectivity = sim.addresses["connectivity"] = service.address
 
-        if config.schema not in ("0.8", "0.11"):
-            raise ValueError(f"schema must be 0.8 or 0.11, not {config.schema!r}")
-        v011 = config.schema == "0.11"
         root = build_tree(config.segments, config.apps, session=config.session, broadcaster=broadcaster,
                           transition_seconds=config.transition_seconds, drunc_bugs=config.bugs and not v011)
         sim.root = root
