@@ -1,7 +1,9 @@
 """python -m drunc_client: an operator CLI over the client layer (ps, boot, kill, restart, flush, terminate, logs,
 describe, status, fsm, sequence, who, take-control, surrender, include, exclude). Addresses default to
 PROCESS_MANAGER_URL / SESSION_MANAGER_URL; controllers are found through the connectivity service (CSC_URL,
---session) unless CONTROLLER_URL / --controller names the root. Errors are one line, never a trace."""
+--session) unless CONTROLLER_URL / --controller names the root. --schema (DRUNC_SCHEMA) picks the druncschema
+layout: auto (detected per server), 0.8 (drunc 0.10.x) or 0.11 (drunc 0.13.2 / 0.14.0). Errors are one line,
+never a trace."""
 
 from __future__ import annotations
 
@@ -92,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default $CSC_SESSION or local-1x1-config; needs --csc)")
     parser.add_argument("--user", default=getpass.getuser(), help="user name sent in the drunc token")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline per call in seconds (default 5)")
+    parser.add_argument("--schema", default=os.environ.get("DRUNC_SCHEMA", "auto"), metavar="auto|0.8|0.11",
+                        help="druncschema layout of the servers: auto (detected per server), 0.8 (drunc 0.10.x) or "
+                        "0.11 (drunc 0.13.2 / 0.14.0); default $DRUNC_SCHEMA or auto")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ps = sub.add_parser("ps", help="list processes")
@@ -164,7 +169,7 @@ def _add_protocol_commands(sub) -> None:
 def run(args) -> int:
     from drunc_client.process_manager import BootSpec, ProcessManagerClient
 
-    pm = ProcessManagerClient(args.pm, args.user, timeout=args.timeout)
+    pm = ProcessManagerClient(args.pm, args.user, timeout=args.timeout, schema=args.schema)
     if args.command == "ps":
         print(table(_process_rows(pm.ps(uuids=args.uuid, names=args.name, session=args.session)), PROCESS_COLUMNS))
     elif args.command == "boot":
@@ -246,7 +251,8 @@ def _controller(args, node: str = ""):
     if address is None:
         known = ", ".join(sorted(client.child_addresses)) or "none known"
         raise DruncError(f"no address for controller {node!r} ({known}); give --controllers or --csc")
-    return ControllerClient(address, args.user, timeout=args.timeout, child_addresses=client.child_addresses)
+    return ControllerClient(address, args.user, timeout=args.timeout, child_addresses=client.child_addresses,
+                            schema=args.schema, layouts=client.layouts)
 
 
 def _child_addresses(args) -> dict[str, str]:
@@ -278,7 +284,7 @@ def _backends(args):
         process_manager_url=args.pm, session_manager_url=args.sm, timeout=args.timeout,
         controller_url="" if session else (args.controller or "localhost:3333"),
         controller_addresses=_child_addresses(args),
-        csc_url=args.csc if session else "", csc_session=session or "local-1x1-config",
+        csc_url=args.csc if session else "", csc_session=session or "local-1x1-config", schema=args.schema,
     )
 
 
@@ -292,23 +298,23 @@ def _describe_cmd(args) -> int:
     from drunc_client.session_manager import SessionManagerClient
 
     def pm():
-        d = ProcessManagerClient(args.pm, args.user, timeout=args.timeout).describe()
+        d = ProcessManagerClient(args.pm, args.user, timeout=args.timeout, schema=args.schema).describe()
         kafka = f"  kafka {d.kafka_address} topic {d.topic}" if d.kafka_address else ""
-        return [f"process manager  {args.pm}  name {d.name}  session {d.session or '-'}{kafka}",
-                f"  commands: {', '.join(d.commands)}"]
+        log = [f"  log: {d.info}"] if d.info else []
+        return [f"process manager  {args.pm}  schema {d.layout}  name {d.name}  session {d.session or '-'}{kafka}",
+                *log, f"  commands: {', '.join(d.commands)}"]
 
     def sm():
-        d = SessionManagerClient(args.sm, args.user, timeout=args.timeout).describe()
+        client = SessionManagerClient(args.sm, args.user, timeout=args.timeout, schema=args.schema)
+        d = client.describe()
         kafka = f"  kafka {d.kafka_address} topic {d.topic}" if d.kafka_address else ""
-        return [f"session manager  {args.sm}  name {d.name}  session {d.session or '-'}{kafka}",
-                f"  commands: {', '.join(d.commands)}"]
+        return [f"session manager  {args.sm}  schema {client.layout}  name {d.name}  session {d.session or '-'}"
+                f"{kafka}", f"  commands: {', '.join(d.commands)}"]
 
     def controller():
         client = _controller(args)
-        lines = [f"controller       {client.address}"]
-        for node in _described(client.describe()):
-            lines.append(node)
-        return lines
+        described = client.describe()
+        return [f"controller       {client.address}  schema {client.layout}", *_described(described)]
 
     def connectivity():
         session = _session(args)
@@ -354,7 +360,7 @@ def _terminate_cmd(args) -> int:
 
     if not args.yes:
         raise DruncError(f"terminate kills every process of the process manager at {args.pm}: add --yes to confirm")
-    pm = ProcessManagerClient(args.pm, args.user, timeout=args.timeout)
+    pm = ProcessManagerClient(args.pm, args.user, timeout=args.timeout, schema=args.schema)
     print(table(_process_rows(pm.terminate()), PROCESS_COLUMNS))
     return 0
 
@@ -420,9 +426,19 @@ def _print_result(result, depth: int = 0) -> None:
         _print_result(child, depth + 1)
 
 
+def _schema(value: str) -> str:
+    from drunc_client.layouts import check_schema
+
+    try:
+        return check_schema(value)
+    except DruncError as exc:
+        raise DruncError(f"--schema (default $DRUNC_SCHEMA): {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        args.schema = _schema(args.schema)
         return run(args)
     except DruncError as exc:
         print(f"error: {exc}", file=sys.stderr)

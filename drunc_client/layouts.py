@@ -158,18 +158,28 @@ def description_layout(raw: bytes) -> str:
     not a CommandDescription / an Any (drunc's info is a log path, its session a user name: neither parses as
     one), says 0.11. A description of type, name and one more text only reads the same in both: 0.8 then.
     """
+    return description_layout_if_certain(raw) or V08
+
+
+def description_layout_if_certain(raw: bytes) -> str | None:
+    """As description_layout, but None when the bytes read the same in both layouts."""
     try:
         fields = _wire_fields(raw)
     except ValueError:
-        return V08  # not a Description at all: let the 0.8 decoder report it
+        return None
+    seen_08 = False
     for number, _, payload in fields:
         if number >= 6:
             return V011
-        if number == 4 and not _only_strings(payload, range(1, 5)):  # CommandDescription: 4 text fields
-            return V011
-        if number == 5 and not _only_strings(payload, range(1, 3)):  # Any: type_url 1, value 2
-            return V011
-    return V08
+        if number == 4:  # 0.8 CommandDescription: 4 text fields; 0.11 info: text
+            if not _only_strings(payload, range(1, 5)):
+                return V011
+            seen_08 = seen_08 or bool(payload)
+        if number == 5:  # 0.8 Any: type_url 1, value 2; 0.11 session: text
+            if not _only_strings(payload, range(1, 3)):
+                return V011
+            seen_08 = seen_08 or bool(payload)
+    return V08 if seen_08 else None
 
 
 def detect_process_manager(address: str, user_name: str, timeout: float) -> str:

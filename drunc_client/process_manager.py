@@ -37,6 +37,7 @@ from drunc_client.layouts import (
     LayoutCache,
     check_schema,
     description_layout,
+    description_layout_if_certain,
     detect_process_manager,
     resolve,
 )
@@ -238,6 +239,9 @@ class ProcessManagerClient:
         if layout not in (V08, V011):
             layout = description_layout(response.data.value)
             self.layouts.set(self.address, layout)
+        elif (seen := description_layout_if_certain(response.data.value)) not in (None, layout):
+            raise ProtocolError(f"{self.address}: describe answered in the druncschema {seen} layout, but "
+                                f"{layout} is forced (DRUNC_SCHEMA)")
         cls = rr011.Description if layout == V011 else request_response_pb2.Description
         description = cls.FromString(response.data.value)
         kafka_address = topic = None

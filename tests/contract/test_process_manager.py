@@ -1,7 +1,10 @@
-"""Contract tests: ProcessManagerClient against the simulated drunc 0.10.x process manager, over real gRPC.
+"""Contract tests: ProcessManagerClient against the simulated drunc process manager, over real gRPC.
 
 Every rpc and every error path of protocol spec sections 6 and 9.2; real child processes on this machine
-(all killed at teardown), and a virtual process manager with 10,000 processes.
+(all killed at teardown), and a virtual process manager with 10,000 processes. Every test that talks to a served
+process manager runs on both druncschema layouts (`layout`: 0.8 = drunc 0.10.x, 0.11 = drunc 0.13.2, whose
+describe, flag numbers, bad-payload answer and terminate payload differ: drunc-protocol-0.11.md §3.4, §5, §9),
+except those about the simulator's own machinery (virtual mode, churn, deadlines), pinned to 0.8.
 """
 
 from __future__ import annotations
@@ -17,15 +20,18 @@ from pathlib import Path
 import grpc
 import pytest
 
-from drunc_client.errors import BackendUnavailable, DruncFlagError, InvalidArguments
+from drunc_client.errors import BackendUnavailable, DruncFlagError, InvalidArguments, ProtocolError
 from drunc_client.generated.druncschema import broadcast_pb2, generic_pb2
 from drunc_client.generated.druncschema import process_manager_pb2 as pm
 from drunc_client.generated.druncschema import process_manager_pb2_grpc as pm_grpc
 from drunc_client.generated.druncschema import request_response_pb2 as rr
+from drunc_client.generated_011.druncschema import request_response_pb2 as rr011
+from drunc_client.layouts import LayoutCache
 from drunc_client.process_manager import BootSpec, PMDescription, ProcessInfo, ProcessManagerClient
 from drunc_client.transport import make_request
 from simulator.broadcast import RecordingBroadcaster
 from simulator.process_manager import ProcessManagerServicer
+from simulator.process_manager_011 import ProcessManager011Servicer
 
 USER = "alice"
 SESSION = "pm-test"
@@ -53,12 +59,28 @@ class SlowServicer(ProcessManagerServicer):
         time.sleep(1.0)
 
 
+SERVICERS = {"0.8": ProcessManagerServicer, "0.11": ProcessManager011Servicer}
+FLAGS = {"0.8": rr.ResponseFlag, "0.11": rr011.ResponseFlag}
+pinned_to_08 = pytest.mark.parametrize("layout", ["0.8"])  # the simulator's machinery, the same in both
+
+
+def flag(layout: str, name: str) -> int:
+    """A flag's number in that layout (above 4 they differ: 0.11 inserted NOT_EXECUTED_NODE_IN_ERROR = 5)."""
+    return FLAGS[layout].Value(name)
+
+
+@pytest.fixture(params=["0.8", "0.11"])
+def layout(request):
+    return request.param
+
+
 @pytest.fixture
-def serve(tmp_path):
+def serve(tmp_path, layout):
     """serve(**servicer_kwargs) -> (servicer, address, broadcaster); servers stopped, children killed after."""
     started = []
 
-    def _serve(cls=ProcessManagerServicer, broadcaster=None, **kwargs):
+    def _serve(cls=None, broadcaster=None, **kwargs):
+        cls = cls or SERVICERS[layout]
         broadcaster = broadcaster or RecordingBroadcaster()
         kwargs.setdefault("log_dir", tmp_path / "pm-logs")
         kwargs.setdefault("kill_timeout", 0.2)
@@ -77,9 +99,9 @@ def serve(tmp_path):
 
 
 @pytest.fixture
-def pm_env(serve):
+def pm_env(serve, layout):
     servicer, address, broadcaster = serve()
-    return servicer, ProcessManagerClient(address, USER, timeout=5.0), broadcaster
+    return servicer, ProcessManagerClient(address, USER, timeout=5.0, schema=layout), broadcaster
 
 
 @pytest.fixture
@@ -167,19 +189,48 @@ def gone(pid: int) -> bool:
 # ------------------------------------------------------------------------------------------------- describe
 
 
-def test_describe_without_kafka(pm_env):
-    _, client, _ = pm_env
+def test_describe_without_kafka(pm_env, layout):
+    servicer, client, _ = pm_env
     description = client.describe()
     assert isinstance(description, PMDescription)
     assert description.name == "process_manager"
     assert description.session == getpass.getuser()  # the SSH PM's session is the Unix user
     assert set(description.commands) == {"describe", "boot", "terminate", "restart", "kill", "ps", "flush", "logs"}
     assert description.kafka_address is None and description.topic is None
+    assert description.layout == layout and description.endpoint is None  # drunc's PM leaves endpoint empty
+    assert description.info == (servicer.log_path if layout == "0.11" else None)  # 0.11: the PM's log path
 
 
-def test_describe_with_kafka_names_broker_and_topic(serve):
+def test_describe_detects_the_layout_from_the_answer_and_keeps_it(serve, layout):
+    _, address, broadcaster = serve()
+    layouts = LayoutCache()
+    client = ProcessManagerClient(address, USER, layouts=layouts)  # schema "auto"
+    assert client.describe().layout == layout
+    assert layouts.snapshot() == {address: layout}
+    assert client.layout == layout
+    assert broadcaster.types() == ["ACK", "COMMAND_EXECUTION_SUCCESS"]  # no second describe to learn it
+
+
+def test_a_forced_layout_the_server_does_not_speak_is_a_clear_error(serve, layout):
+    _, address, _ = serve()
+    other = "0.8" if layout == "0.11" else "0.11"
+    with pytest.raises(ProtocolError, match=f"answered in the druncschema {layout} layout, but {other} is forced"):
+        ProcessManagerClient(address, USER, schema=other).describe()
+
+
+def test_failure_flags_are_named_in_the_servers_layout_when_auto(serve, layout):
+    _, address, broadcaster = serve()
+    client = ProcessManagerClient(address, USER)  # auto: the flag (5 or 6) needs the layout, learnt once
+    for _ in range(2):
+        with pytest.raises(DruncFlagError) as caught:
+            client.restart("no-such-uuid")
+        assert caught.value.flag == "DRUNC_EXCEPTION_THROWN"
+    assert broadcaster.types().count("COMMAND_EXECUTION_SUCCESS") == 1  # one describe, then the cache
+
+
+def test_describe_with_kafka_names_broker_and_topic(serve, layout):
     _, address, _ = serve(broadcaster=KafkaRecordingBroadcaster(), session="daq")
-    description = ProcessManagerClient(address, USER).describe()
+    description = ProcessManagerClient(address, USER, schema=layout).describe()
     assert description.session == "daq"
     assert (description.kafka_address, description.topic) == ("broker.example:9092", "control.daq.process_manager")
 
@@ -231,7 +282,7 @@ def test_boot_without_a_log_path_answers_running_then_dies_with_exit_code_2_as_d
     """drunc 0.10.5 runs `{ chain ; } &> ` with an empty path: bash's syntax error, exit 2, right after RUNNING."""
     _, client, broadcaster = pm_env
     response = raw_boot(stub, "no-log-path", USER, SESSION, log_path="")
-    assert response.flag == rr.EXECUTED_SUCCESSFULLY
+    assert response.flag == 0
     booted = unpack(response, pm.ProcessInstance)
     assert booted.status_code == pm.ProcessInstance.RUNNING
     assert booted.process_description.process_logs_path == ""  # no default filled in: drunc has none
@@ -246,6 +297,7 @@ def test_boot_without_a_log_path_answers_running_then_dies_with_exit_code_2_as_d
     assert wait_dead(client, dead.uuid).return_code == 2
 
 
+@pinned_to_08
 def test_virtual_boot_without_a_log_path_dies_with_exit_code_2(serve):
     servicer, address, broadcaster = serve(virtual=True, seed=1)
     client = ProcessManagerClient(address, USER, timeout=5)
@@ -259,10 +311,10 @@ def test_virtual_boot_without_a_log_path_dies_with_exit_code_2(serve):
     assert texts(broadcaster, broadcast_pb2.SUBPROCESS_STATUS_UPDATE)[-1].endswith("exit code 2")
 
 
-def test_boot_refuses_an_empty_host_list(stub):
+def test_boot_refuses_an_empty_host_list(stub, layout):
     response = stub.boot(make_request(USER, pm.BootRequest(process_description=pm.ProcessDescription(
         metadata=pm.ProcessMetadata(user=USER, session=SESSION, name="x")))), timeout=5)
-    assert response.flag == rr.DRUNC_EXCEPTION_THROWN
+    assert response.flag == flag(layout, "DRUNC_EXCEPTION_THROWN")
     assert "No allowed host provided" in "\n".join(unpack(response, generic_pb2.Stacktrace).text)
 
 
@@ -335,16 +387,29 @@ def test_ps_reproduces_the_empty_string_pitfall_and_the_client_avoids_it(pm_env,
 
 
 @pytest.mark.parametrize("rpc", ["ps", "kill", "terminate", "flush", "restart"])
-def test_query_rpcs_without_a_query_get_flag_7(stub, rpc):
+def test_query_rpcs_without_a_query_are_refused(stub, rpc, layout):
+    """0.10.x: UNHANDLED_EXCEPTION_THROWN (a NameError); 0.13.2: BAD_REQUEST_FORMAT "Cannot unpack '' to
+    'ProcessQuery'", and terminate needs no payload at all there."""
     response = getattr(stub, rpc)(make_request(USER), timeout=5)  # a Request with no data at all
-    assert response.flag == rr.UNHANDLED_EXCEPTION_THROWN
     assert response.name == "process_manager"
-    assert unpack(response, generic_pb2.Stacktrace).text
+    if layout == "0.8":
+        assert response.flag == rr.UNHANDLED_EXCEPTION_THROWN
+        assert unpack(response, generic_pb2.Stacktrace).text
+    elif rpc == "terminate":
+        assert response.flag == 0 and unpack(response, pm.ProcessInstanceList).values == []
+    else:
+        assert response.flag == rr011.NOT_EXECUTED_BAD_REQUEST_FORMAT
+        assert unpack(response, generic_pb2.PlainText).text == "Cannot unpack '' to 'ProcessQuery'"
 
 
-def test_wrong_payload_type_is_flag_7_as_in_drunc(stub):
+def test_wrong_payload_type_is_refused_as_in_drunc(stub, layout):
     response = stub.ps(make_request(USER, pm.LogRequest()), timeout=5)
-    assert response.flag == rr.UNHANDLED_EXCEPTION_THROWN
+    if layout == "0.8":
+        assert response.flag == rr.UNHANDLED_EXCEPTION_THROWN
+    else:
+        assert response.flag == rr011.NOT_EXECUTED_BAD_REQUEST_FORMAT
+        assert unpack(response, generic_pb2.PlainText).text == \
+            "Cannot unpack 'type.googleapis.com/dunedaq.druncschema.LogRequest' to 'ProcessQuery'"
 
 
 # ------------------------------------------------------------------------------------------------------ logs
@@ -377,7 +442,7 @@ def test_logs_how_far_zero_means_100(pm_env, stub):
     assert unpack(responses[-1], pm.LogLine).line == "150"
 
 
-def test_logs_needs_exactly_one_process(pm_env, stub):
+def test_logs_needs_exactly_one_process(pm_env, stub, layout):
     _, client, broadcaster = pm_env
     client.boot(spec("one"))
     client.boot(spec("two"))
@@ -385,10 +450,11 @@ def test_logs_needs_exactly_one_process(pm_env, stub):
         client.logs("no-such-uuid")
     assert caught.value.flag == "DRUNC_EXCEPTION_THROWN" and "doesn't exist" in caught.value.text
     several = list(stub.logs(make_request(USER, pm.LogRequest(query=query(names=[".*"]))), timeout=5))
-    assert [r.flag for r in several] == [rr.DRUNC_EXCEPTION_THROWN]
+    assert [r.flag for r in several] == [flag(layout, "DRUNC_EXCEPTION_THROWN")]
     assert "more than 1" in "\n".join(unpack(several[0], generic_pb2.Stacktrace).text)
     missing = list(stub.logs(make_request(USER), timeout=5))
-    assert [r.flag for r in missing] == [rr.UNHANDLED_EXCEPTION_THROWN]
+    no_payload = "UNHANDLED_EXCEPTION_THROWN" if layout == "0.8" else "NOT_EXECUTED_BAD_REQUEST_FORMAT"
+    assert [r.flag for r in missing] == [flag(layout, no_payload)]
     assert texts(broadcaster, broadcast_pb2.COMMAND_EXECUTION_SUCCESS)[-1].endswith("'boot'")  # no success
 
 
@@ -405,6 +471,7 @@ def test_logs_of_a_missing_file_is_flag_6_not_a_hang(pm_env):
     assert client.describe().name == "process_manager"  # the PM still answers
 
 
+@pinned_to_08
 def test_logs_never_outlive_their_timeout(serve):
     _, address, _ = serve(cls=SlowServicer)
     client = ProcessManagerClient(address, USER)
@@ -500,7 +567,7 @@ def test_restart_after_kill_fails_with_flag_7_keyerror(pm_env):
     assert "KeyError" in caught.value.text
 
 
-def test_restart_needs_exactly_one_process(pm_env, stub):
+def test_restart_needs_exactly_one_process(pm_env, stub, layout):
     _, client, _ = pm_env
     client.boot(spec("r1"))
     client.boot(spec("r2"))
@@ -508,7 +575,7 @@ def test_restart_needs_exactly_one_process(pm_env, stub):
         client.restart("no-such-uuid")
     assert caught.value.flag == "DRUNC_EXCEPTION_THROWN"
     response = stub.restart(make_request(USER, query(names=["^r"])), timeout=5)
-    assert response.flag == rr.DRUNC_EXCEPTION_THROWN
+    assert response.flag == flag(layout, "DRUNC_EXCEPTION_THROWN")
 
 
 def test_flush_removes_only_dead_processes(pm_env):
@@ -530,6 +597,23 @@ def test_terminate_kills_every_process_whatever_the_query(pm_env):
     assert {(p.uuid, p.status) for p in killed} == {(a.uuid, "DEAD"), (b.uuid, "DEAD")}
     assert client.ps() == []
     assert client.terminate() == []
+
+
+@pytest.mark.parametrize("schema", ["forced", "auto"])
+def test_terminate_sends_a_query_on_08_and_no_payload_on_011(serve, layout, schema):
+    """drunc-protocol-0.11.md §3.4: 0.10.x requires the (ignored) query, 0.13.2's driver sends nothing."""
+    received = []
+
+    class Recording(SERVICERS[layout]):
+        def terminate(self, request, context):
+            received.append(request.data.type_url if request.HasField("data") else None)
+            return super().terminate(request, context)
+
+    _, address, _ = serve(cls=Recording)
+    client = ProcessManagerClient(address, USER, schema=layout if schema == "forced" else "auto")
+    client.boot(spec("doomed"))
+    assert [p.status for p in client.terminate()] == ["DEAD"]
+    assert received == [f"type.googleapis.com/{pm.ProcessQuery.DESCRIPTOR.full_name}" if layout == "0.8" else None]
 
 
 # ------------------------------------------------------------------------------------------------ broadcasts
@@ -565,6 +649,7 @@ def test_ack_and_success_around_every_rpc_and_no_success_on_failure(pm_env):
 # --------------------------------------------------------------------------------------------- virtual mode
 
 
+@pinned_to_08
 def test_virtual_pm_with_10000_processes(serve):
     servicer, address, broadcaster = serve(virtual=True, seed=7)
     uuids = servicer.populate(10_000, sessions=("np04-hd", "np02-vd"), users=("np04daq", "np02daq"))
@@ -595,6 +680,7 @@ def test_virtual_pm_with_10000_processes(serve):
     assert "exit code -3" in texts(broadcaster, broadcast_pb2.SUBPROCESS_STATUS_UPDATE)[-1]
 
 
+@pinned_to_08
 def test_virtual_churn_kills_and_revives_with_a_seed(serve):
     def run(seed):
         servicer, address, broadcaster = serve(virtual=True, seed=seed)  # churn 0: no background thread
@@ -618,6 +704,7 @@ def test_virtual_churn_kills_and_revives_with_a_seed(serve):
     assert run(seed=3) == (first, second, announced)  # a seed replays the same uuids and the same churn
 
 
+@pinned_to_08
 def test_virtual_churn_thread_ticks_once_per_second(serve):
     servicer, address, _ = serve(virtual=True, churn=0.5, seed=1)
     servicer.populate(10, session="churny")
@@ -637,6 +724,7 @@ def test_closed_port_is_backend_unavailable_naming_the_address():
     assert "127.0.0.1:1" in str(caught.value)
 
 
+@pinned_to_08
 def test_deadline_exceeded_is_backend_unavailable_timed_out(serve):
     _, address, _ = serve(cls=SlowServicer)
     with pytest.raises(BackendUnavailable) as caught:
@@ -647,6 +735,7 @@ def test_deadline_exceeded_is_backend_unavailable_timed_out(serve):
 # ------------------------------------------------------------------------------------------------ teardown
 
 
+@pinned_to_08
 def test_close_kills_every_child(serve):
     servicer, address, _ = serve()
     client = ProcessManagerClient(address, USER)
