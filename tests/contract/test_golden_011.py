@@ -97,3 +97,55 @@ def test_session_manager_messages():
     session_bytes = h("0a 01") + b"n" + h("12 01") + b"u" + h("1a 0b") + key_bytes  # 6 + 13 = 19 = 0x13
     check(session, session_bytes)
     check(session_manager_pb2.AllActiveSessions(active_sessions=[session]), h("0a 13") + session_bytes)
+
+
+# --------------------------------------------------------------------------------- process manager describe
+
+PM_LOG = b"/log/pm.log"  # 11 = 0x0b
+DESCRIBE_COMMAND = h("0a 08") + b"describe" + h("12 04") + b"None"  # name = 1, data_type = 2: 10 + 6 = 16 = 0x10
+PM_DESCRIPTION_011 = (h("0a 0f") + b"process_manager"  # type = 1, 15 bytes
+                      + h("12 0f") + b"process_manager"  # name = 2; endpoint = 3 left empty: not on the wire
+                      + h("22 0b") + PM_LOG  # info = 4: the PM's log path
+                      + h("2a 05") + b"alice"  # session = 5: the Unix user
+                      + h("32 10") + DESCRIBE_COMMAND)  # commands = 6
+PM_DESCRIPTION_08 = (h("0a 0f") + b"process_manager" + h("12 0f") + b"process_manager"
+                     + h("1a 05") + b"alice"  # session = 3
+                     + h("22 10") + DESCRIBE_COMMAND)  # commands = 4
+
+
+def test_process_manager_description_as_drunc_0_13_2_sends_it():
+    """drunc-protocol-0.11.md §3.4 / §9: type and name "process_manager", no endpoint, info = log path."""
+    description = request_response_pb2.Description(type="process_manager", name="process_manager",
+                                                   info=PM_LOG.decode(), session="alice")
+    description.commands.add(name="describe", data_type=["None"])
+    check(description, PM_DESCRIPTION_011)
+
+
+def test_the_simulator_serves_those_bytes_under_schema_0_11(tmp_path):
+    from simulator.broadcast import NullBroadcaster
+    from simulator.process_manager_011 import ProcessManager011Servicer, _commands_011
+
+    servicer = ProcessManager011Servicer(broadcaster=NullBroadcaster(), log_dir=tmp_path, session="alice",
+                                         log_path=PM_LOG.decode())
+    response = servicer.describe(request_response_pb2.Request(), None)
+    assert response.data.type_url == "type.googleapis.com/dunedaq.druncschema.Description"
+    from simulator.process_manager import _varint
+
+    commands = b"".join(h("32") + _varint(c.ByteSize()) + c.SerializeToString() for c in _commands_011())
+    assert response.data.value.hex(" ") == (PM_DESCRIPTION_011[:PM_DESCRIPTION_011.index(h("32 10"))]
+                                            + commands).hex(" ")
+
+
+def test_the_layout_of_a_description_is_read_from_its_bytes():
+    from drunc_client.generated.druncschema import request_response_pb2 as rr08
+    from drunc_client.layouts import description_layout, description_layout_if_certain
+
+    assert rr08.Description.FromString(PM_DESCRIPTION_08).session == "alice"  # the 0.8 bytes are a 0.8 message
+    assert description_layout(PM_DESCRIPTION_011) == "0.11"
+    assert description_layout(PM_DESCRIPTION_08) == "0.8"
+    without_commands = PM_DESCRIPTION_011[:PM_DESCRIPTION_011.index(h("32 10"))]
+    assert description_layout(without_commands) == "0.11"  # a log path does not parse as a CommandDescription
+    broadcast_08 = PM_DESCRIPTION_08 + h("2a 06 0a 02") + b"t/" + h("12 00")  # broadcast = 5: Any{type_url, value}
+    assert description_layout_if_certain(broadcast_08) == "0.8"
+    ambiguous = h("0a 01") + b"t" + h("12 01") + b"n" + h("1a 01") + b"s"  # session (0.8) or endpoint (0.11)
+    assert description_layout_if_certain(ambiguous) is None and description_layout(ambiguous) == "0.8"
