@@ -1,6 +1,6 @@
 """The shared controller-tree poller against the simulator (controllers found through its connectivity service):
 versions, deltas by path, the lease, demand from many tabs, not-registered sessions, an unreachable root, the
-poller service and its fallback, observations."""
+poller service and its fallback, observations. Every test runs on both druncschema layouts."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from polling.process_feed import ProcessFeed
 SESSION = "tree-session"
 
 
-@pytest.fixture
-def csc_sim(tmp_path):
+@pytest.fixture(params=["0.8", "0.11"])
+def csc_sim(request, tmp_path):
+    """The simulator in each druncschema layout (0.11: drunc 0.13.2; the feed detects it per endpoint)."""
     from simulator.run import SimulatorConfig, start_simulator
 
     sim = start_simulator(SimulatorConfig(processes=2, segments=2, apps=2, session=SESSION, connectivity_port=0,
-                                          log_dir=tmp_path / "sim-logs"))
+                                          log_dir=tmp_path / "sim-logs", schema=request.param))
     yield sim
     sim.stop(0)
 
