@@ -92,10 +92,16 @@ def test_control_include_exclude_and_a_sequence(sim, capsys):
     one_line_error(code, err, "NOT_EXECUTED_NOT_IN_CONTROL")
 
 
-def test_terminate_needs_its_confirmation_flag(tmp_path, capsys):
+@pytest.mark.parametrize("schema", ["0.8", "0.11"])
+def test_terminate_needs_its_confirmation_flag(tmp_path, capsys, schema):
+    """On both layouts (0.11: terminate without payload, the layout detected by one describe)."""
     sim = start_simulator(SimulatorConfig(processes=2, segments=1, apps=1, session=SESSION, connectivity_port=0,
-                                          log_dir=tmp_path / "logs"))
+                                          log_dir=tmp_path / "logs", schema=schema))
     try:
+        code, out, _ = run(sim, capsys, "describe")
+        assert code == 0 and out.count(f"schema {schema}") == 3  # process manager, controller, session manager
+        if schema == "0.11":
+            assert f"  log: {tmp_path / 'logs' / 'process_manager.log'}" in out
         code, _, err = run(sim, capsys, "terminate")
         one_line_error(code, err, "add --yes to confirm")
         code, out, _ = run(sim, capsys, "ps")
@@ -135,3 +141,28 @@ def test_the_controller_option_still_overrides(sim, capsys):
     code = main(["--controller", sim.addresses["controller"], "--controllers", children, "--user", "u", "status"])
     out = capsys.readouterr().out
     assert code == 0 and "segment-controller-1-app-0" in out
+
+
+def test_describe_shows_the_layout_of_each_server(sim, capsys):
+    code, out, _ = run(sim, capsys, "describe")
+    assert code == 0
+    for service in ("process manager", "session manager", "controller      "):
+        line = next(x for x in out.splitlines() if x.startswith(service))
+        assert "  schema 0.8" in line, line
+
+
+@pytest.mark.parametrize("value", ["0.9", "banana"])
+def test_a_bad_schema_is_a_one_line_error(sim, capsys, monkeypatch, value):
+    code, _, err = run(sim, capsys, "--schema", value, "describe", "pm")
+    one_line_error(code, err, f"--schema (default $DRUNC_SCHEMA): unknown druncschema layout {value!r}")
+    monkeypatch.setenv("DRUNC_SCHEMA", value)
+    code, _, err = run(sim, capsys, "ps")
+    one_line_error(code, err, "known: auto, 0.8, 0.11")
+
+
+def test_a_forced_schema_comes_from_drunc_schema_and_is_checked_against_the_answer(sim, capsys, monkeypatch):
+    monkeypatch.setenv("DRUNC_SCHEMA", "0.8")
+    code, out, _ = run(sim, capsys, "describe", "pm")
+    assert code == 0 and "schema 0.8" in out
+    code, _, err = run(sim, capsys, "--schema", "0.11", "describe", "pm")  # the option wins over the variable
+    one_line_error(code, err, "describe answered in the druncschema 0.8 layout, but 0.11 is forced")
