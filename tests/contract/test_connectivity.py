@@ -269,6 +269,7 @@ def test_deep_health_reports_the_connectivity_service(sim, tmp_path):
                                               "controllers": 3 if session == SESSION else 0}
             assert checks["controller"]["status"] == controller_status
             assert checks["process_manager"]["status"] == "ok"
+            assert checks["process_manager"]["schema"] == "0.8"  # read from its describe answer
         finally:
             services.close()
             tmp_path = tmp_path / "again"
