@@ -36,6 +36,9 @@ KINDS: tuple[str, ...] = tuple(session_manager_pb2.ConfigurationKey.Configuratio
 class SessionInfo:
     name: str
     actor: str
+    # druncschema 0.11 names the session's configuration (ConfigKey); 0.8's SessionsAndUsers does not
+    configuration: str = ""
+    configuration_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ class SessionManagerClient:
         request = session_manager_pb2.SessionDescription(config=key, session_name=name)
         response = self._call("start_session", request)
         self._data(response, generic_pb2.PlainText, "start_session")
-        return SessionInfo(name, self.endpoint.user_name)
+        return SessionInfo(name, self.endpoint.user_name, key.name)
 
     def terminate_session(self, name: str) -> str:
         """Terminate session `name`; returns the server's confirmation text."""
