@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from drunc_client.errors import BackendUnavailable, DruncError, SessionManagerNotUsable
 from viewmodels.configurations import SESSION
+from viewmodels.layouts import layout_text
 
-LAYOUTS = {"0.8": "druncschema 0.8 (drunc 0.10.x)", "0.11": "druncschema 0.11 (drunc 0.13.2 / 0.14.0)"}
 NOT_USABLE = "session manager not usable (drunc 0.13.x)"
 NOT_USABLE_WHY = ("drunc 0.13.2 answers describe and list_all_sessions with gRPC UNKNOWN (a server bug: the "
                   "handlers take the wrong arguments; the same code is in 0.14.0), and does not implement "
@@ -25,13 +25,6 @@ MAX_LISTED = 500  # a session manager listing more is cut: the page stays small
 
 class InputError(ValueError):
     """A start or stop the operator asked for that cannot be sent; the text says why."""
-
-
-def layout_text(layout: str | None, forced: bool = False) -> str:
-    if not layout:
-        return "druncschema layout unknown"
-    text = LAYOUTS.get(layout, f"druncschema {layout}")
-    return text + (" · forced by DRUNC_SCHEMA" if forced else "")
 
 
 def _error_text(exc: BaseException) -> str:

@@ -317,3 +317,21 @@ def test_no_session_manager_configured_says_so(tmp_path, logged_in):
         assert style == {"display": "none"} and configs == sessions == []
     finally:
         services.close()
+
+
+@pytest.mark.parametrize("simulator", ["0.8", "0.11", "0.11-bugs"], indirect=True)
+def test_the_overview_shows_each_endpoints_druncschema_layout(simulator, sm):
+    from pages import home
+
+    app, services, login = sm
+    layout = "0.8" if services.drunc.session_manager("t").layout == "0.8" else "0.11"
+    services.controller_feeds.refresh_now(services.settings.csc_session)
+    services.process_feed.refresh_now()
+    body = call(app, login("viewer"), home.TICK, {}, prop="n_intervals")
+    items = {i["props"]["data-backend"]: json.dumps(i) for i in body["response"][home.HEALTH]["children"]["props"]
+             ["children"]}
+    root = items[f"root controller {services.settings.csc_session}"]
+    assert f"druncschema {layout}" in root and f"druncschema {layout}" in items["session manager"]
+    assert "same service in 0.8 and 0.11" in items["process manager"]
+    if getattr(simulator.session_manager, "bugs", False):
+        assert "session manager not usable (drunc 0.13.x)" in items["session manager"]
