@@ -169,7 +169,7 @@ class SessionManagerClient:
         request = session_manager_pb2.SessionDescription(config=key, session_name=name)
         response = self._call("start_session", request)
         self._data(response, generic_pb2.PlainText, "start_session")
-        return SessionInfo(name, self.endpoint.user_name, key.name)
+        return SessionInfo(name, self.endpoint.user_name)
 
     def terminate_session(self, name: str) -> str:
         """Terminate session `name`; returns the server's confirmation text."""
