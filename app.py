@@ -36,6 +36,7 @@ from callbacks import overview as overview_callbacks
 from callbacks import process_boot as process_boot_callbacks
 from callbacks import process_logs as process_logs_callbacks
 from callbacks import process_manager as process_manager_callbacks
+from callbacks import session_manager_panel as session_manager_callbacks
 from callbacks import sessions_page as sessions_page_callbacks
 from callbacks import shell as shell_callbacks
 from callbacks import users as users_callbacks
@@ -89,6 +90,7 @@ CALLBACK_MODULES = (
     messages_page_callbacks,
     alarms_callbacks,
     sessions_page_callbacks,
+    session_manager_callbacks,
     boot_configs_callbacks,
     overview_callbacks,
 )

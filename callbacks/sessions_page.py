@@ -463,29 +463,3 @@ def register(app, services) -> None:
         except PlanError as exc:
             raise UserError(str(exc)) from None
         return save_plan(services, note, name, plan, f"saved from session {session}")
-
-    # ---------------------------------------------------------------------- the session manager, read only
-
-    @guarded_callback(
-        app, audit,
-        Output(ui.SM_LIST, "children"),
-        In(ui.SM_LOAD, "n_clicks", clicks),
-        prevent_initial_call=True,
-        permission="view",
-    )
-    def session_manager(_n):
-        if not services.drunc.session_manager_url:
-            return "No session manager configured (SESSION_MANAGER_URL): drunc 0.10.x has none."
-        client = services.drunc.session_manager(_user())
-        try:
-            sessions, configurations = client.sessions(), client.configurations()
-        except DruncError as exc:
-            return dbc.Alert(f"Session manager unavailable: {exc}", color="warning", class_name="py-1 mb-0")
-        return html.Div([
-            html.Div("Sessions", className="fw-semibold"),
-            html.Ul([html.Li(f"{s.name} · actor {s.actor or 'nobody'}") for s in sessions] or
-                    [html.Li("none", className="text-body-secondary")], id="ses-sm-sessions"),
-            html.Div("Configurations", className="fw-semibold"),
-            html.Ul([html.Li(f"{c.name} {c.version} · {c.kind} · {c.location}") for c in configurations] or
-                    [html.Li("none", className="text-body-secondary")], id="ses-sm-configurations"),
-        ])

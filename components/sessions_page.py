@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.guarded import guarded_button
+from viewmodels import session_manager as sm_vm
 from viewmodels import sessions as vm
 
 TICK = "ses-tick"
@@ -41,8 +42,25 @@ SAVE_AS_NAME = "ses-saveas-name"
 SAVE_AS_GO = "ses-saveas-go"
 # session manager
 SM_LIST = "ses-sm-list"
-SM_LOAD = "ses-sm-load"
-ACTIONS = (BOOT_GO, TERM_GO, TAKE_GO, SAVE_AS_GO)
+SM_LOAD = "ses-sm-load"  # the Refresh button
+SM_CHANGED = "ses-sm-changed"  # bumped by a start or stop: read again
+SM_ACTIONS = "ses-sm-actions"
+SM_START_CONFIG = "ses-sm-start-config"
+SM_START_NAME = "ses-sm-start-name"
+SM_START_OPEN = "ses-sm-start-open"
+SM_START_MODAL = "ses-sm-start-modal"
+SM_START_BODY = "ses-sm-start-body"
+SM_START_PLAN = "ses-sm-start-plan"
+SM_START_GO = "ses-sm-start-go"
+SM_START_CANCEL = "ses-sm-start-cancel"
+SM_STOP_SESSION = "ses-sm-stop-session"
+SM_STOP_OPEN = "ses-sm-stop-open"
+SM_STOP_MODAL = "ses-sm-stop-modal"
+SM_STOP_BODY = "ses-sm-stop-body"
+SM_STOP_PLAN = "ses-sm-stop-plan"
+SM_STOP_GO = "ses-sm-stop-go"
+SM_STOP_CANCEL = "ses-sm-stop-cancel"
+ACTIONS = (BOOT_GO, TERM_GO, TAKE_GO, SAVE_AS_GO, SM_START_GO, SM_STOP_GO)
 
 
 def _modal(modal_id, title, body_id, go_id, go_label, cancel_id, extra=None):
@@ -133,9 +151,73 @@ def boot_panel(ctx, configs: list[str]):
     ], class_name="mb-3", id="ses-boot-card")
 
 
-def session_manager_panel():
+def session_manager_panel(ctx):
+    """The session manager's layout, state, sessions and configurations (filled on load and on Refresh), and
+    start / stop session, shown only when it answers as it should."""
+    perms = ctx.permissions
+    actions = html.Div([
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id=SM_START_CONFIG, options=[], placeholder="configuration"), md=5),
+            dbc.Col(dbc.Input(id=SM_START_NAME, placeholder="new session name", maxLength=255, size="sm",
+                              autoComplete="off"), md=4),
+            dbc.Col(guarded_button(SM_START_OPEN, "Start session…", "session.manage", perms, color="primary",
+                                   size="sm"), md=3),
+        ], class_name="g-2 align-items-center mb-2"),
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id=SM_STOP_SESSION, options=[], placeholder="session"), md=9),
+            dbc.Col(guarded_button(SM_STOP_OPEN, "Stop session…", "session.manage", perms, color="danger",
+                                   size="sm"), md=3),
+        ], class_name="g-2 align-items-center"),
+    ], id=SM_ACTIONS, className="mt-2", style={"display": "none"})
     return dbc.Card([
-        dbc.CardHeader(["Session manager (read only) ",
-                        dbc.Button("Load", id=SM_LOAD, size="sm", color="link", class_name="p-0 ms-2")]),
-        dbc.CardBody(html.Div("Not loaded: press Load.", id=SM_LIST, className="small")),
+        dbc.CardHeader(["Session manager",
+                        dbc.Button("Refresh", id=SM_LOAD, size="sm", color="link", class_name="p-0 ms-2")]),
+        dbc.CardBody([
+            dcc.Loading(html.Div("Reading the session manager…", id=SM_LIST, className="small"), delay_show=300),
+            actions,
+            dcc.Store(id=SM_CHANGED),
+            dcc.Store(id=SM_START_PLAN),
+            dcc.Store(id=SM_STOP_PLAN),
+        ]),
+        _modal(SM_START_MODAL, "Start a session?", SM_START_BODY, SM_START_GO, "Start the session",
+               SM_START_CANCEL),
+        _modal(SM_STOP_MODAL, "Stop the session?", SM_STOP_BODY, SM_STOP_GO, "Stop the session", SM_STOP_CANCEL),
     ], class_name="mb-3", id="ses-sm-card")
+
+
+def _listing(title: str, rows: list[dict] | None, columns: tuple[str, ...], list_id: str, note: str = ""):
+    if rows is None:
+        return html.Div([html.Div(title, className="fw-semibold"),
+                         html.Div(note or "not read", className="text-body-secondary mb-2")], id=list_id)
+    if not rows:
+        return html.Div([html.Div(title, className="fw-semibold"),
+                         html.Div("none", className="text-body-secondary mb-2")], id=list_id)
+    return html.Div([
+        html.Div(title, className="fw-semibold"),
+        dbc.Table([html.Thead(html.Tr([html.Th(c) for c in columns])),
+                   html.Tbody([html.Tr([html.Td(r[c]) for c in columns], **{"data-name": r["name"]})
+                               for r in rows])], size="sm", class_name="mb-2"),
+    ], id=list_id)
+
+
+def session_manager_view(state: dict):
+    """The panel's body for one read (viewmodels.session_manager.build_state)."""
+    colour, badge, sentence = sm_vm.headline(state)
+    head = html.Div([dbc.Badge(badge, color=colour, class_name="me-2", id="ses-sm-badge"),
+                     html.Span(sm_vm.layout_text(state.get("layout"), state.get("forced")) if state.get("layout")
+                               else "", className="me-2", id="ses-sm-layout"),
+                     html.Span(f"read {state.get('read_at')} UTC", className="text-body-secondary")],
+                    className="mb-1")
+    parts = [head, html.Div(sentence, className="mb-2", id="ses-sm-why")]
+    if state.get("status") in ("none", "unreachable"):
+        return html.Div(parts, **{"data-status": state.get("status")})
+    if state.get("status") == "ok" or state.get("sessions") is not None:
+        parts.append(_listing("Sessions", sm_vm.session_rows(state), ("name", "actor", "configuration"),
+                              "ses-sm-sessions"))
+    parts.append(_listing("Configurations", sm_vm.configuration_rows(state), ("name", "location", "kind"),
+                          "ses-sm-configurations", sm_vm.configurations_note(state)))
+    return html.Div(parts, **{"data-status": state.get("status")})
+
+
+def confirmation(lines: list[str], list_id: str):
+    return html.Ul([html.Li(line) for line in lines], className="rc-target-list small mb-0", id=list_id)

@@ -36,6 +36,9 @@ KINDS: tuple[str, ...] = tuple(session_manager_pb2.ConfigurationKey.Configuratio
 class SessionInfo:
     name: str
     actor: str
+    # druncschema 0.11 names the session's configuration (ConfigKey); 0.8's SessionsAndUsers does not
+    configuration: str = ""
+    configuration_file: str = ""
 
 
 @dataclass(frozen=True)

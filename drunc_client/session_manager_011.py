@@ -62,7 +62,8 @@ class SessionManager011:
         from drunc_client.session_manager import SessionInfo
 
         listing = self._data(self._call("list_all_sessions"), sm.AllActiveSessions, "list_all_sessions")
-        return sorted((SessionInfo(s.name, s.user) for s in listing.active_sessions), key=lambda s: s.name)
+        return sorted((SessionInfo(s.name, s.user, s.config_key.session_id, s.config_key.file)
+                       for s in listing.active_sessions), key=lambda s: s.name)
 
     def configurations(self):
         keys = self._data(self._call("list_all_configs"), sm.AllConfigKeys, "list_all_configs")
@@ -78,7 +79,7 @@ class SessionManager011:
         wanted = sm.ActiveSession(name=name, user=self.endpoint.user_name,
                                   config_key=sm.ConfigKey(session_id=configuration_name))
         started = self._data(self._call("start_session", wanted), sm.ActiveSession, "start_session")
-        return SessionInfo(started.name, started.user)
+        return SessionInfo(started.name, started.user, started.config_key.session_id, started.config_key.file)
 
     def terminate_session(self, name: str) -> str:
         response = self._call("stop_session", generic_pb2.PlainText(text=name))

@@ -16,7 +16,8 @@ _PAGES = (
      "manager does not answer: the table then shows its last known state."),
     ("Controller", "The tree of controllers and applications with each node's state, and the finite-state "
      "machine (conf → start → enable_triggers → … → stop → scrap). Only transitions valid now are offered."),
-    ("Sessions", "Sessions known to the session manager, their actors and configurations."),
+    ("Sessions", "Every session live with its detail and actions, saved boot configurations, and the session "
+                 "manager: its layout, sessions and configurations, start and stop session."),
     ("Messages", "drunc broadcasts and ERS issues from Kafka, newest first, with severity colours, filters, "
      "search and a follow mode."),
     ("Audit", "Every login, logout and action with its user, target, arguments and outcome, including refused "

@@ -25,7 +25,7 @@ def layout(ctx: PageContext):
                  className="d-flex align-items-baseline mb-2"),
         dbc.Card(dbc.CardBody(html.Div(id=ui.TABLE)), class_name="mb-3"),
         dbc.Row([
-            dbc.Col([ui.session_panel(ctx, selected), ui.boot_panel(ctx, []), ui.session_manager_panel()], xl=6),
+            dbc.Col([ui.session_panel(ctx, selected), ui.boot_panel(ctx, []), ui.session_manager_panel(ctx)], xl=6),
             dbc.Col([cfg.configs_panel(ctx)], xl=6),
         ], class_name="g-3"),
         dcc.Interval(id=ui.TICK, interval=2000),

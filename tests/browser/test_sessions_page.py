@@ -36,6 +36,7 @@ def live(dash_duo, tmp_path):
     sim = start_simulator(SimulatorConfig(processes=2, segments=1, apps=1, session=SESSION, connectivity_port=0,
                                           log_dir=tmp_path / "sim-logs"))
     settings = make_settings(tmp_path, process_manager_url=sim.addresses["process_manager"],
+                             session_manager_url=sim.addresses["session_manager"],
                              csc_url=f"http://{sim.addresses['connectivity']}", csc_session=SESSION)
     services = make_services(settings)
     dash_duo.start_server(create_app(settings, services), navigate=False)
@@ -44,6 +45,17 @@ def live(dash_duo, tmp_path):
     yield dash_duo
     services.close()
     sim.stop(0)
+
+
+def pick_option(dash_duo, selector: str, starting: str) -> bool:
+    """Open a dcc.Dropdown and choose the option whose label starts with `starting`, through the DOM: near the
+    bottom of the page its menu opens below the window, where a native click is refused."""
+    click(dash_duo, selector)
+    for option in dash_duo.driver.find_elements("css selector", ".dash-dropdown-option"):
+        if option.text.startswith(starting):
+            dash_duo.driver.execute_script("arguments[0].click();", option)
+            return True
+    return False
 
 
 def _sessions(services) -> dict[str, int]:
@@ -58,9 +70,43 @@ def test_overview_and_sessions_show_the_simulator_session(live):
     live.wait_for_contains_text("#ov-sessions", SESSION)
     live.wait_for_contains_text("#ov-health-list", "process manager")
     live.wait_for_contains_text("#ov-health-list", "database")
+    live.wait_for_contains_text('#ov-health-list [data-backend="session manager"]', "druncschema 0.8")
     open_page(live, "/sessions")
     live.wait_for_contains_text(f"#{ui.TABLE}", SESSION)
     live.wait_for_contains_text(f"#{ui.TABLE}", "2 running")
+    # the session manager's panel is filled on load: its layout, state, sessions and configurations
+    live.wait_for_contains_text("#ses-sm-badge", "answers")
+    live.wait_for_contains_text("#ses-sm-layout", "druncschema 0.8")
+    live.wait_for_contains_text("#ses-sm-sessions", "np04-coldbox")
+    live.wait_for_contains_text("#ses-sm-configurations", "local-1x1-config")
+    assert live.get_logs() == []
+
+
+def test_start_and_stop_a_session_through_the_session_manager(live):
+    services = live.rc_services
+    browser_login(live, "expert", next_path=quote("/sessions"))
+    live.wait_for_contains_text("#ses-sm-configurations", "np04-daq-config")
+    picker = live.find_element(f"#{ui.SM_START_CONFIG}")
+    until(lambda: pick_option(live, f"#{ui.SM_START_CONFIG}", "np04-daq-config") and "np04-daq-config" in picker.text,
+          15)
+    live.find_element(f"#{ui.SM_START_NAME}").send_keys("web-started")
+    click(live, f"#{ui.SM_START_OPEN}")
+    live.wait_for_contains_text("#ses-sm-start-targets", "Session: web-started")
+    live.wait_for_contains_text("#ses-sm-start-targets", "Configuration: np04-daq-config")
+    click(live, f"#{ui.SM_START_GO}")
+    live.wait_for_contains_text("#toasts", "Started session web-started")
+    live.wait_for_contains_text("#ses-sm-sessions", "web-started")
+    assert "web-started" in {s.name for s in services.drunc.session_manager("t").sessions()}
+
+    stopper = live.find_element(f"#{ui.SM_STOP_SESSION}")
+    until(lambda: pick_option(live, f"#{ui.SM_STOP_SESSION}", "web-started") and "web-started" in stopper.text, 15)
+    click(live, f"#{ui.SM_STOP_OPEN}")
+    live.wait_for_contains_text("#ses-sm-stop-targets", "Actor: expert")
+    click(live, f"#{ui.SM_STOP_GO}")
+    live.wait_for_contains_text("#toasts", "Stopped session web-started")
+    until(lambda: "web-started" not in live.find_element("#ses-sm-sessions").text, 15)
+    assert [e.outcome for e in services.audit.query(action="session.start")] == ["ok"]
+    assert [e.outcome for e in services.audit.query(action="session.stop")] == ["ok"]
     assert live.get_logs() == []
 
 
