@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 LAYOUTS = {"0.8": "druncschema 0.8 (drunc 0.10.x)", "0.11": "druncschema 0.11 (drunc 0.13.2 / 0.14.0)"}
-# The process-manager service and messages are the same in both layouts, so nothing tells its layout apart
-# without decoding describe's renumbered Description: it is not detected.
-PROCESS_MANAGER = "druncschema: same service in 0.8 and 0.11"
+
 
 
 def layout_text(layout: str | None, forced: bool = False) -> str:
