@@ -88,7 +88,8 @@ def backend_items(services, got, probed: dict) -> list[tuple[str, str, str]]:
             items.append(("process manager", "secondary", "no answer yet"))
         elif state.ok:
             schema = layouts_vm.short_text((probed.get("process_manager") or {}).get("schema"), forced)
-            items.append(("process manager", "success", f"{state.total} processes" + (f" · {schema}" if schema else "")))
+            items.append(("process manager", "success",
+                          f"{state.total} processes" + (f" · {schema}" if schema else "")))
         else:
             items.append(("process manager", "danger", state.error or "down"))
     else:
