@@ -1,0 +1,96 @@
+"""The Controller page on a druncschema 0.11 root (the simulator as drunc 0.13.2, with and without its bugs):
+include / exclude of a subtree node addressed through the root with a target, the layout shown in the header,
+and the expert actions (recompute_status, execute_expert_command) behind controller.expert."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_controller_control_callbacks import ROOT, SEG, _call, _toasts, ask, go, view
+
+from components import control_panel as cp
+from components import controller_ids as ids
+from components import controller_session as header_ids
+from drunc_client.controller import ControllerClient
+
+APP = SEG + "/segment-controller-0-app-1"
+LAYOUTS = pytest.mark.parametrize("simulator", ["0.11", "0.11-bugs"], indirect=True)
+
+
+@pytest.fixture
+def shifter(sim_app, logged_in):
+    return logged_in(sim_app.server.test_client(), "shifter")
+
+
+def probe(simulator, name="root-controller"):
+    return ControllerClient(simulator.controller_addresses[name], "probe")
+
+
+def seg_row(sim_services):
+    return next(n for n in sim_services.controller_feeds.refresh_now().nodes if n["path"] == SEG)
+
+
+@LAYOUTS
+def test_a_segment_is_excluded_and_included_through_the_root_with_its_path_as_target(
+        sim_app, shifter, simulator, sim_services):
+    assert sim_services.controller_feeds.refresh_now().schema == "0.11"
+    go(sim_app, shifter, cp.GO_CONTROL, {"action": "take", "path": ROOT, "n": 1})
+    asked = ask(sim_app, shifter, cp.EXCLUDE, SEG)["response"]
+    assert asked[cp.CONFIRM]["is_open"] is True
+    body = json.dumps(asked[cp.CONFIRM_BODY])
+    root_address = simulator.controller_addresses["root-controller"]
+    assert f"sent through root-controller at {root_address} with target {SEG}" in body
+    assert "segment-controller-0-app-0" in body and "does not go into error" in body
+    done = go(sim_app, shifter, cp.GO_INCLUSION, asked[cp.PENDING]["data"])
+    assert "Exclude segment-controller-0" in _toasts(done)
+    assert seg_row(sim_services)["included"] is False
+    assert probe(simulator).status().included is True, "the root itself stays included"
+    [event] = sim_services.audit.query(action="controller.exclude")
+    assert event.outcome == "ok" and event.target == f"segment-controller-0 through root-controller ({root_address})"
+    assert event.arguments["target"] == SEG and event.arguments["through"] == "root-controller"
+    assert event.arguments["schema"] == "0.11" and event.arguments["count"] == 3
+    shown = view(sim_app, shifter, SEG)
+    assert shown[cp.INCLUDE]["disabled"] is False and shown[cp.EXCLUDE]["disabled"] is True
+    asked = ask(sim_app, shifter, cp.INCLUDE, SEG)["response"]
+    go(sim_app, shifter, cp.GO_INCLUSION, asked[cp.PENDING]["data"])
+    assert seg_row(sim_services)["included"] is True
+
+
+@pytest.mark.parametrize("simulator", ["0.11"], indirect=True)
+def test_one_application_can_be_excluded_alone_through_the_root(sim_app, shifter, simulator, sim_services):
+    go(sim_app, shifter, cp.GO_CONTROL, {"action": "take", "path": ROOT, "n": 1})
+    shown = view(sim_app, shifter, APP)
+    assert shown[cp.EXCLUDE]["disabled"] is False and "go through root-controller" in shown[cp.WHY]["children"]
+    asked = ask(sim_app, shifter, cp.EXCLUDE, APP)["response"]
+    assert f"with target {APP}" in json.dumps(asked[cp.CONFIRM_BODY])
+    go(sim_app, shifter, cp.GO_INCLUSION, asked[cp.PENDING]["data"])
+    rows = {n["path"]: n for n in sim_services.controller_feeds.refresh_now().nodes}
+    assert rows[APP]["included"] is False and rows[SEG + "/segment-controller-0-app-0"]["included"] is True
+
+
+@pytest.mark.parametrize("simulator", ["0.11"], indirect=True)
+def test_a_targeted_exclusion_needs_control_of_every_controller_on_the_way(sim_app, shifter, simulator,
+                                                                           sim_services):
+    go(sim_app, shifter, cp.GO_CONTROL, {"action": "take", "path": ROOT, "n": 1})
+    ControllerClient(simulator.controller_addresses["segment-controller-0"], "alice").take_control()
+    sim_services.controller_feeds.refresh_now()
+    refused = ask(sim_app, shifter, cp.EXCLUDE, APP)
+    assert "alice is in charge of segment-controller-0; take control first." in _toasts(refused)
+    forged = go(sim_app, shifter, cp.GO_INCLUSION, {"action": "exclude", "path": APP, "n": 2})
+    assert "alice is in charge of segment-controller-0" in _toasts(forged)
+    rows = {n["path"]: n for n in sim_services.controller_feeds.refresh_now().nodes}
+    assert rows[APP]["included"] is True
+    [event] = sim_services.audit.query(action="controller.exclude")
+    assert event.outcome == "failed" and event.arguments["target"] == APP
+
+
+@pytest.mark.parametrize("simulator", ["0.8", "0.11"], indirect=True)
+def test_the_header_shows_the_roots_layout(sim_app, shifter, simulator, sim_services, request):
+    sim_services.controller_feeds.refresh_now()
+    out = _call(sim_app, shifter, header_ids.TICK, {f"{header_ids.TICK}.n_intervals": 1, f"{ids.SESSION}.data": "",
+                                                    f"{ids.CHANGED}.data": 0, f"{header_ids.VERSION}.data": None,
+                                                    f"{header_ids.REFRESH}.value": "1"},
+                f"{header_ids.TICK}.n_intervals")["response"]
+    layout = request.node.callspec.params["simulator"]
+    assert out[header_ids.STATUS]["children"].endswith(f" · druncschema {layout}")
