@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from dash_calls import _job_handle, body_for, poll_job, post, server_callbacks
+from support import csrf_token
 from test_controller_control_callbacks import ROOT, SEG, _call, _toasts, ask, go, view
 
 from components import control_panel as cp
 from components import controller_ids as ids
 from components import controller_session as header_ids
+from components import fsm_panel as ui
 from drunc_client.controller import ControllerClient
 
 APP = SEG + "/segment-controller-0-app-1"
@@ -94,3 +97,99 @@ def test_the_header_shows_the_roots_layout(sim_app, shifter, simulator, sim_serv
                 f"{header_ids.TICK}.n_intervals")["response"]
     layout = request.node.callspec.params["simulator"]
     assert out[header_ids.STATUS]["children"].endswith(f" · druncschema {layout}")
+
+
+# ------------------------------------------------------------------------------------ transitions on a subtree
+
+
+def _by_name(app, name):
+    return next((k, s) for k, s in server_callbacks(app).items() if s["callback"].__name__ == name)
+
+
+def fsm_tick(app, client, target=None):
+    key, spec = _by_name(app, "fsm_tick")
+    return post(client, key, spec, token=csrf_token(client), values={
+        f"{ui.TICK}.n_intervals": 1, f"{ids.SESSION}.data": "", f"{ui.TARGET}.value": target,
+        f"{ui.VIEW}.data": None}).json["response"]
+
+
+def open_dialog(app, client, name, target):
+    key, spec = _by_name(app, "open_dialog")
+    body = body_for(key, spec, {f"{ids.SESSION}.data": "", f"{ui.TARGET}.value": target})
+    body["inputs"][0] = [{"id": {"type": ui.COMMAND, "name": name}, "property": "n_clicks", "value": 1}]
+    body["changedPropIds"] = [f'{{"name":"{name}","type":"{ui.COMMAND}"}}.n_clicks']
+    return client.post("/_dash-update-component", json=body, headers={"X-CSRFToken": csrf_token(client)})
+
+
+def run(app, client, name, target, confirmed=True):
+    key, spec = _by_name(app, "run_command")
+    pending = {"name": name, "fields": [], "disruptive": name in ("stop", "scrap"), "session": "",
+               "target": target}
+    body = body_for(key, spec, {f"{ui.RUN}.n_clicks": 1, f"{ui.PENDING}.data": pending,
+                                f"{ui.CONFIRM}.value": confirmed, f"{ids.SESSION}.data": ""})
+    headers = {"X-CSRFToken": csrf_token(client)}
+    response = client.post("/_dash-update-component", json=body, headers=headers)
+    handle = _job_handle(response)
+    assert handle is not None, response.get_data(as_text=True)[:300]
+    return poll_job(client, body, headers, handle)
+
+
+def states(sim_services):
+    return {n["path"]: n["state"] for n in sim_services.controller_feeds.refresh_now().nodes}
+
+
+@LAYOUTS
+def test_a_transition_is_addressed_to_a_segment_through_the_root(sim_app, shifter, simulator, sim_services):
+    sim_services.drunc.controller("shifter").take_control()
+    sim_services.controller_feeds.refresh_now()
+    tick = fsm_tick(sim_app, shifter, SEG)
+    assert tick[ui.TARGET_WRAP]["style"] == {"display": "flex"}
+    assert [o["value"] for o in tick[ui.TARGET]["options"]] == [ROOT, SEG]
+    assert tick[ui.TARGET]["value"] == SEG and "with target " + SEG in json.dumps(tick[ui.REASON])
+    buttons = json.dumps(tick[ui.BUTTONS])
+    assert '"conf"' in buttons and "Start run" not in buttons, "sequences are whole-tree commands"
+    dialog = open_dialog(sim_app, shifter, "conf", SEG).json["response"]
+    assert "segment-controller-0 through root-controller" in json.dumps(dialog[ui.MODAL_BODY])
+    assert "segment-controller-0-app-1" in json.dumps(dialog[ui.MODAL_BODY]), "the nodes reached are listed"
+    assert dialog[ui.PENDING]["data"]["target"] == SEG
+
+    response = run(sim_app, shifter, "conf", SEG)
+    assert "done" in json.dumps(response.json.get("sideUpdate", {})), response.get_data(as_text=True)[:500]
+    after = states(sim_services)
+    assert after[SEG] == "configured" and after[ROOT] == "initial", "only the subtree transitioned"
+    [event] = sim_services.audit.query(action="controller.transition")
+    assert event.outcome == "ok" and event.arguments["target"] == SEG and event.arguments["through"] == ROOT
+    assert event.target.startswith("segment-controller-0 through root-controller")
+    assert sim_services.runs.current(sim_services.controller_feeds.default_session) is None
+    tick = fsm_tick(sim_app, shifter, SEG)
+    assert tick[ui.STATE]["children"] == "configured" and '"start"' in json.dumps(tick[ui.BUTTONS])
+    root_tick = fsm_tick(sim_app, shifter, ROOT)
+    assert root_tick[ui.STATE]["children"] == "initial"
+
+
+@pytest.mark.parametrize("simulator", ["0.11"], indirect=True)
+def test_a_targeted_transition_refuses_an_excluded_segment_and_a_forged_sequence(sim_app, shifter, simulator,
+                                                                                 sim_services):
+    sim_services.drunc.controller("shifter").take_control()
+    sim_services.drunc.controller("shifter").exclude(SEG)
+    sim_services.controller_feeds.refresh_now()
+    tick = fsm_tick(sim_app, shifter, SEG)
+    assert "excluded: include it first" in json.dumps(tick[ui.REASON])
+    refused = run(sim_app, shifter, "conf", SEG)
+    assert "excluded: include it first" in json.dumps(refused.json.get("sideUpdate", {}))
+    sim_services.drunc.controller("shifter").include(SEG)
+    sim_services.controller_feeds.refresh_now()
+    refused = run(sim_app, shifter, "start_run", SEG)
+    assert "whole-tree sequence" in json.dumps(refused.json.get("sideUpdate", {}))
+    assert set(states(sim_services).values()) == {"initial"}
+
+
+@pytest.mark.parametrize("simulator", ["0.8"], indirect=True)
+def test_a_08_root_has_no_target_picker_and_refuses_a_forged_target(sim_app, shifter, simulator, sim_services):
+    sim_services.drunc.controller("shifter").take_control()
+    sim_services.controller_feeds.refresh_now()
+    tick = fsm_tick(sim_app, shifter, SEG)
+    assert tick[ui.TARGET_WRAP]["style"] == {"display": "none"} and tick[ui.TARGET]["options"] == []
+    refused = run(sim_app, shifter, "conf", SEG)
+    assert "druncschema 0.8 root" in json.dumps(refused.json.get("sideUpdate", {}))
+    assert set(states(sim_services).values()) == {"initial"}
