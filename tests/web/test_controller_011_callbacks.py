@@ -193,3 +193,88 @@ def test_a_08_root_has_no_target_picker_and_refuses_a_forged_target(sim_app, shi
     refused = run(sim_app, shifter, "conf", SEG)
     assert "druncschema 0.8 root" in json.dumps(refused.json.get("sideUpdate", {}))
     assert set(states(sim_services).values()) == {"initial"}
+
+
+# ------------------------------------------------------------------------------------------- expert actions
+
+from components import expert_panel as xp  # noqa: E402 - the section's own ids
+
+
+@pytest.fixture
+def admin(sim_app, logged_in):
+    return logged_in(sim_app.server.test_client(), "admin")
+
+
+def expert_state(app, client):
+    return _call(app, client, xp.TICK, {f"{xp.TICK}.n_intervals": 1, f"{ids.CHANGED}.data": 0,
+                                        f"{ids.SESSION}.data": ""}, f"{xp.TICK}.n_intervals")
+
+
+def ask_expert(app, client, button, raw=""):
+    return _call(app, client, button, {f"{button}.n_clicks": 1, f"{xp.JSON}.value": raw,
+                                       f"{ids.SESSION}.data": ""}, f"{button}.n_clicks")
+
+
+def run_expert(app, client, request):
+    return _call(app, client, xp.CONFIRM_OK, {f"{xp.CONFIRM_OK}.n_clicks": 1, f"{xp.PENDING}.data": request,
+                                              f"{ids.SESSION}.data": ""}, f"{xp.CONFIRM_OK}.n_clicks")
+
+
+@LAYOUTS
+def test_recompute_status_is_an_expert_action_behind_a_warning_and_audited(sim_app, admin, simulator,
+                                                                         sim_services):
+    sim_services.drunc.controller("admin").take_control()
+    sim_services.controller_feeds.refresh_now()
+    state = expert_state(sim_app, admin)["response"]
+    assert state[xp.RECOMPUTE]["disabled"] is False and state[xp.SEND]["disabled"] is False
+    asked = ask_expert(sim_app, admin, xp.RECOMPUTE)["response"]
+    assert asked[xp.CONFIRM]["is_open"] is True
+    warning = json.dumps(asked[xp.CONFIRM_BODY])
+    assert "drunc 0.13.2" in warning and "in error for good" in warning
+    assert not sim_services.audit.query(action="controller.recompute_status"), "nothing is sent before Confirm"
+    done = run_expert(sim_app, admin, asked[xp.PENDING]["data"])
+    assert "Recompute status: root-controller" in _toasts(done)
+    [event] = sim_services.audit.query(action="controller.recompute_status")
+    assert event.outcome == "ok" and event.username == "admin" and event.arguments["schema"] == "0.11"
+    assert event.target.startswith("root-controller (")
+
+
+@pytest.mark.parametrize("simulator", ["0.11"], indirect=True)
+def test_expert_actions_are_refused_and_audited_without_the_permission(sim_app, shifter, simulator, sim_services):
+    sim_services.drunc.controller("shifter").take_control()
+    sim_services.controller_feeds.refresh_now()
+    assert "needs the permission “controller.expert”" in _toasts(ask_expert(sim_app, shifter, xp.RECOMPUTE))
+    forged = run_expert(sim_app, shifter, {"action": "recompute", "json": "", "n": 1})
+    assert "needs the permission “controller.expert”" in _toasts(forged)
+    [event] = sim_services.audit.query(action="controller.recompute_status")
+    assert event.outcome == "denied" and event.username == "shifter"
+    assert "controller.expert" in sim_services.users.list_roles()[0].permissions  # admin, listed first
+
+
+@pytest.mark.parametrize("simulator", ["0.11"], indirect=True)
+def test_an_expert_command_is_validated_json_and_audited(sim_app, admin, simulator, sim_services):
+    sim_services.drunc.controller("admin").take_control()
+    sim_services.controller_feeds.refresh_now()
+    assert "not valid JSON: Expecting" in _toasts(ask_expert(sim_app, admin, xp.SEND, '{"command": '))
+    assert "must be a JSON object" in _toasts(ask_expert(sim_app, admin, xp.SEND, "[1, 2]"))
+    asked = ask_expert(sim_app, admin, xp.SEND, '{"command": "dump"}')["response"]
+    assert '{\\"command\\": \\"dump\\"}' in json.dumps(asked[xp.CONFIRM_BODY])
+    forged = run_expert(sim_app, admin, {"action": "expert", "json": "{oops", "n": 2})
+    assert "not valid JSON" in _toasts(forged)
+    done = run_expert(sim_app, admin, asked[xp.PENDING]["data"])
+    assert "propagated the expert command" in _toasts(done)
+    events = sim_services.audit.query(action="controller.expert_command")
+    assert [e.outcome for e in events] == ["ok", "failed"]
+    assert events[0].arguments["json"] == '{"command": "dump"}'
+
+
+@pytest.mark.parametrize("simulator", ["0.8"], indirect=True)
+def test_expert_actions_are_disabled_with_the_reason_on_a_08_root(sim_app, admin, simulator, sim_services):
+    sim_services.drunc.controller("admin").take_control()
+    sim_services.controller_feeds.refresh_now()
+    state = expert_state(sim_app, admin)["response"]
+    assert state[xp.RECOMPUTE]["disabled"] is True and "druncschema 0.8" in state[xp.WHY]["children"]
+    forged = run_expert(sim_app, admin, {"action": "recompute", "json": "", "n": 1})
+    assert "Not sent: drunc 0.10.x" in _toasts(forged)
+    [event] = sim_services.audit.query(action="controller.recompute_status")
+    assert event.outcome == "failed"
