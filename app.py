@@ -27,6 +27,7 @@ from callbacks import alarms as alarms_callbacks
 from callbacks import audit as audit_callbacks
 from callbacks import boot_configs as boot_configs_callbacks
 from callbacks import controller_control as controller_control_callbacks
+from callbacks import controller_expert as controller_expert_callbacks
 from callbacks import controller_fsm as controller_fsm_callbacks
 from callbacks import controller_runs as controller_runs_callbacks
 from callbacks import controller_tree as controller_tree_callbacks
@@ -87,6 +88,7 @@ CALLBACK_MODULES = (
     controller_runs_callbacks,
     controller_fsm_callbacks,
     controller_control_callbacks,
+    controller_expert_callbacks,
     messages_page_callbacks,
     alarms_callbacks,
     sessions_page_callbacks,

@@ -11,6 +11,7 @@ PERMISSIONS: dict[str, str] = {
     "process.logs": "Read process logs",
     "controller.command": "Run FSM transitions and sequences, include and exclude nodes",
     "controller.take_control": "Take and surrender control of a controller",
+    "controller.expert": "Expert controller actions of druncschema 0.11: recompute_status, execute_expert_command",
     "session.manage": "Boot, take control of and terminate sessions; start and stop them through the session manager",
     "messages.manage": "Acknowledge, clear and export stored messages",
     "users.admin": "Create users, set passwords, grant and revoke roles",

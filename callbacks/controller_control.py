@@ -1,7 +1,9 @@
 """Controller page: who is in charge, take control / surrender, include / exclude, and the nodes in error.
 
 Every action goes to the chosen controller's OWN address, looked up on the server in the feed's snapshot from
-the node's path: the browser names a node, never an address. take/surrender need controller.take_control,
+the node's path: the browser names a node, never an address. On a druncschema 0.11 root (drunc 0.13.x),
+include / exclude of any node (an application too) go THROUGH THE ROOT with the node's path as the target, and
+every controller on the way must have the caller in charge. take/surrender need controller.take_control,
 include/exclude controller.command; both are audited with the node, its address and drunc's per-node outcome.
 A command without control is refused with who is in charge; while a transition holds the root's lock every
 button is disabled with the lock's text. After an action: refresh the feed and bump the page's CHANGED store.
@@ -85,8 +87,9 @@ def errors_view(entries: list[vm.ErrorEntry]):
                      color="danger", class_name="py-2 mb-2", id="ctl-errors-alert")
 
 
-def _buttons_state(node, user: str, lock_text: str, can_take: bool, can_command: bool):
-    """(take, surrender, include, exclude disabled flags, why text)."""
+def _buttons_state(node, user: str, lock_text: str, can_take: bool, can_command: bool, root: dict | None = None):
+    """(take, surrender, include, exclude disabled flags, why text). `root`: the root node when it addresses a
+    subtree itself (0.11), None otherwise."""
     if node is None:
         return True, True, True, True, "Choose a node."
     if lock_text:
@@ -97,10 +100,16 @@ def _buttons_state(node, user: str, lock_text: str, can_take: bool, can_command:
     mine = vm.is_actor(actor, user)
     take = not (can_take and reachable and not mine)
     surrender = not (can_take and reachable and mine)
-    include = not (can_command and reachable and not node.get("included", True))
-    exclude = not (can_command and reachable and node.get("included", True))
+    # 0.11: include/exclude reach any node through the root; 0.8: only a controller, on its own address
+    addressable = (bool(root.get("address")) and not root.get("unreachable") and not node.get("unreachable")
+                   ) if root is not None else reachable
+    include = not (can_command and addressable and not node.get("included", True))
+    exclude = not (can_command and addressable and node.get("included", True))
     why = []
-    if not is_controller:
+    if not is_controller and root is not None:
+        why.append(f"{node.get('name')} is an application: include/exclude go through {root.get('name')} "
+                   f"(druncschema 0.11); control is taken on its controller.")
+    elif not is_controller:
         why.append(f"{node.get('name')} is an application: drunc 0.10.x controls and includes/excludes it "
                    f"through its controller. Choose that controller.")
     elif not reachable:
@@ -152,7 +161,7 @@ def register(app, services) -> None:
         path = chosen if vm.node_by_path(nodes, chosen or "") else (nodes[0]["path"] if nodes else None)
         node = vm.node_by_path(nodes, path or "")
         flags = _buttons_state(node, user, lock.text() if lock else "", _can("controller.take_control"),
-                               _can("controller.command"))
+                               _can("controller.command"), nodes[0] if snap.targeted and nodes else None)
         entries = vm.errors(nodes)
         # a digest, not the text: the store goes back to the server with every tick (1,000 nodes: ~150 KB of repr)
         signature = hashlib.sha1(repr((path, flags, [
@@ -217,20 +226,24 @@ def register(app, services) -> None:
                 return False, no_update, no_update, no_update, no_update, None, request
             body = html.P(question, id="ctl-ctrl-confirm-question")
             return True, f"Take control of {node.get('name')}?", body, "Take control", "danger", request, no_update
-        plan = vm.inclusion_plan(nodes, node["path"], verb)
+        plan = vm.inclusion_plan(nodes, node["path"], verb, nodes[0] if snap.targeted else None)
         if not plan.ok:
             raise UserError(plan.refusal)
-        actor = vm.actor_name(node.get("in_charge"))
-        if not vm.is_actor(actor, user):
-            raise UserError(vm.not_in_control_text(plan.name, actor, taken_since(audit, plan.path, actor)))
-        effect = ("Excluded nodes skip every transition; their controller goes into error when it drives a "
-                  "transition over them (drunc 0.10.x), and no command clears that error."
-                  if verb == "exclude" else "The nodes take part in transitions again.")
+        refuse_without_control(nodes, plan, user, snap.targeted)
+        if verb == "include":
+            effect = "The nodes take part in transitions again."
+        elif snap.targeted:
+            effect = ("Excluded nodes skip every transition; their controller carries on without them and does "
+                      "not go into error (drunc 0.13.x).")
+        else:
+            effect = ("Excluded nodes skip every transition; their controller goes into error when it drives a "
+                      "transition over them (drunc 0.10.x), and no command clears that error.")
         listing = html.Ul([html.Li(vm.affected_line(n)) for n in plan.affected[:200]]
                           + ([html.Li(f"… and {len(plan.affected) - 200} more")] if len(plan.affected) > 200
                              else []), className="rc-target-list mb-0", id="ctl-ctrl-confirm-targets")
         body = [html.P(f"{plan.summary().capitalize()} ({len(plan.affected)} node"
-                       f"{'s' if len(plan.affected) != 1 else ''}), sent to {plan.name} at {plan.address}."),
+                       f"{'s' if len(plan.affected) != 1 else ''}), {plan.sent_to()}.",
+                       id="ctl-ctrl-confirm-route"),
                 html.P(effect, className="small"), listing]
         return (True, f"{verb.capitalize()} {plan.name}?", body, f"{verb.capitalize()} {len(plan.affected)} node"
                 f"{'s' if len(plan.affected) != 1 else ''}", "warning" if verb == "exclude" else "success",
@@ -249,6 +262,14 @@ def register(app, services) -> None:
         State(cp.PENDING, "data"),
         prevent_initial_call=True,
     )
+
+    def refuse_without_control(nodes, plan, user: str, targeted: bool) -> None:
+        """UserError naming who is in charge of the first controller that would refuse the command."""
+        blocker = vm.control_blocker(nodes, plan.path, user, targeted)
+        if blocker is not None:
+            actor = vm.actor_name(blocker.get("in_charge"))
+            raise UserError(vm.not_in_control_text(blocker.get("name", ""), actor,
+                                                   taken_since(audit, blocker.get("path", ""), actor)))
 
     def describe(request, session):
         request = request if isinstance(request, dict) else {}
@@ -357,17 +378,23 @@ def register(app, services) -> None:
             return False
         snap, nodes, node, verb = resolved
         note.action = f"controller.{verb}"
-        plan = vm.inclusion_plan(nodes, node["path"], verb)
+        plan = vm.inclusion_plan(nodes, node["path"], verb, nodes[0] if snap.targeted else None)
         note.arguments["nodes"] = [n["path"] for n in plan.affected[:AUDIT_NODES]]
         note.arguments["count"] = len(plan.affected)
+        if plan.through:
+            note.target = f"{plan.name} through {plan.through} ({plan.address})"
+            note.arguments.update(address=plan.address, through=plan.through, target=plan.target,
+                                  schema=snap.schema)
         if not plan.ok:
             raise UserError(plan.refusal)
-        actor = vm.actor_name(node.get("in_charge"))
-        if not vm.is_actor(actor, _user()):
-            raise UserError(vm.not_in_control_text(plan.name, actor, taken_since(audit, plan.path, actor)))
+        refuse_without_control(nodes, plan, _user(), snap.targeted)
         try:
             client = client_for(snap, plan.address)
-            result = client.include() if verb == "include" else client.exclude()
+            if plan.through:
+                target = plan.target or None
+                result = client.include(target) if verb == "include" else client.exclude(target)
+            else:
+                result = client.include() if verb == "include" else client.exclude()
         except NotInControl:
             raise UserError(vm.not_in_control_text(plan.name, "someone else")) from None
         except DruncError as exc:

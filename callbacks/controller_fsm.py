@@ -6,6 +6,11 @@ diagram, the commands allowed now and why they are disabled, the steps and busy 
 from the arguments and validated inline with the client's own rules. Running takes the root's lock (one
 transition at a time, whatever the tab or web host), runs in a forked job that outlives the tab, records the
 run on start/stop success, audits every node's outcome, and asks every tab to refresh.
+
+On a druncschema 0.11 root (drunc 0.13.x) a transition can be addressed to one controller's subtree: the
+target picker chooses it, the transitions offered are those leaving that controller's state, the command goes
+to the root with the controller's path as `target` (never to the child's own address), and the dialog, the
+audit and the results name the target and the root it goes through. Sequences stay whole-tree commands.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from drunc_client.controller import SEQUENCES, SequenceStep
 from drunc_client.errors import DruncError, NotInControl
 from drunc_client.transport import reset_channels
 from polling.fsm_cache import FsmCache, FsmNotRead
+from viewmodels.control import node_by_path, subtree
 from viewmodels.fsm import (
     DISRUPTIVE,
     SEQUENCE_LABELS,
@@ -39,11 +45,13 @@ from viewmodels.fsm import (
     progress_summary,
     result_rows,
     steps_of,
+    target_block,
 )
 
 SESSION = text(255)
+PATH = text(2000)
 PENDING = or_reset(record({"name": text(64, optional=False), "fields": list_of(text(128), 200),
-                           "disruptive": boolean, "session": text(255)}))
+                           "disruptive": boolean, "session": text(255), "target": PATH}))
 VALUES = list_of(scalar(1000), 200)
 AUDIT_NODES = 500  # per-node outcomes written into one audit event
 
@@ -94,6 +102,20 @@ def register(app, services) -> None:
         lock = locks.current(snap.root) if snap.root else None
         return snap, root_node, state, graph, error, lock
 
+    def aim(snap, root_node, chosen) -> dict | None:
+        """The controller below the root a transition is addressed to (0.11 only), or None for the whole tree."""
+        if not (snap.targeted and root_node and chosen) or chosen == root_node.get("path"):
+            return None
+        node = node_by_path(snap.nodes, chosen)
+        return node if node is not None and node.get("kind") == "controller" else None
+
+    def through_text(snap, root_node, target, session) -> str:
+        if target is None:
+            return f"{root_node['name']} (session {session}, {len(snap.nodes)} nodes)"
+        reached = len(subtree(snap.nodes, target["path"]))
+        return (f"{target['name']} through {root_node['name']} (target {target['path']}, session {session}, "
+                f"{reached} node{'s' if reached != 1 else ''})")
+
     # ------------------------------------------------------------------------------------------- the tick
 
     @guarded_callback(
@@ -107,42 +129,62 @@ def register(app, services) -> None:
         Output(ui.RESULTS, "children"),
         Output(ui.VIEW, "data"),
         Output(ui.LOCK, "data"),
+        Output(ui.TARGET, "options"),
+        Output(ui.TARGET, "value"),
+        Output(ui.TARGET_WRAP, "style"),
         In(ui.TICK, "n_intervals", clicks),
         In(ids.CHANGED, "data", CHANGED),
         In(ids.SESSION, "data", SESSION),
+        In(ui.TARGET, "value", or_reset(PATH)),
         St(ui.VIEW, "data", or_reset(text(64))),
     )
-    def fsm_tick(_ticks, _changed, session, shown):
+    def fsm_tick(_ticks, _changed, session, chosen, shown):
         user = caller()
-        snap, root_node, state, graph, error, lock = situation(session or feeds.default_session)
+        session = session or feeds.default_session
+        snap, root_node, state, graph, error, lock = situation(session)
+        target = aim(snap, root_node, chosen)
         lock_text = lock.text() if lock else None
         since = in_charge_since(snap.root, root_node) if root_node else None
         reason = command_block(can_command=user.can("controller.command"), user=user.name, root=root_node,
                                lock_text=lock_text, since=since)
+        if reason is None and target is not None:
+            reason = target_block(snap.nodes, target, user.name)
         if not snap.registered:
             reason = snap.message
+        if target is not None:
+            state = target.get("state") or None
         transitions = graph.allowed(state) if graph and state else []
-        sequences = graph.sequences(state) if graph and state else []
+        # sequences are whole-tree commands (their steps are asked of the root)
+        sequences = graph.sequences(state) if graph and state and target is None else []
+        options = ui.target_options(snap.nodes) if snap.targeted else []
         progress = fsm.progress(snap.root) if snap.root else None
         busy = progress_summary(snap.nodes)
         last = fsm.cache.get(f"fsm-last:{snap.root}") if snap.root else None
         view = {"state": state, "t": transitions, "s": sequences, "reason": reason, "error": error,
                 "edges": [e.__dict__ for e in graph.edges] if graph else [], "progress": progress, "busy": busy,
-                "last": (last or {}).get("id"), "lock": lock_text, "in_error": (root_node or {}).get("in_error")}
+                "last": (last or {}).get("id"), "lock": lock_text, "in_error": (root_node or {}).get("in_error"),
+                "options": options, "target": (target or {}).get("path")}
         signature = hashlib.sha1(json.dumps(view, sort_keys=True, default=str).encode()).hexdigest()[:16]
         if signature == shown:
             raise PreventUpdate  # nothing changed: the tick costs a 204
-        badge = "badge " + ("text-bg-danger" if (root_node or {}).get("in_error") else
+        shown_node = target or root_node or {}
+        badge = "badge " + ("text-bg-danger" if shown_node.get("in_error") else
                             "text-bg-success" if state == "running" else
-                            "text-bg-warning" if (root_node or {}).get("busy") else "text-bg-secondary")
+                            "text-bg-warning" if shown_node.get("busy") else "text-bg-secondary")
         elements = diagram_elements(graph, state, transitions, reason is None) if graph else []
         labels = [(s, SEQUENCE_LABELS.get(s, s)) for s in sequences]
         shown_reason = [html.Span(error, className="text-danger d-block")] if error else []
+        if target is not None:
+            shown_reason.append(html.Span(f"{target['name']} ({state or '?'}): commands go through "
+                                          f"{root_node['name']} with target {target['path']}.",
+                                          className="d-block", id="ctl-fsm-through"))
         if reason:
             shown_reason.append(html.Span(reason, id="ctl-fsm-why"))
+        value = (target or root_node or {}).get("path") if snap.targeted else None
         return (state or "—", badge, shown_reason, elements, ui.command_buttons(transitions, labels, reason),
                 ui.step_list(progress, busy) if (progress or busy) else None, ui.results_view(last), signature,
-                {"held": lock is not None, "text": lock_text or ""})
+                {"held": lock is not None, "text": lock_text or ""}, options, value,
+                {"display": "flex"} if snap.targeted else {"display": "none"})
 
     # ------------------------------------------------------------------------------------- open the dialog
 
@@ -160,9 +202,10 @@ def register(app, services) -> None:
         In(ui.DIAGRAM, "tapEdgeData", record(max_bytes=10_000)),
         In(ui.CANCEL, "n_clicks", clicks),
         St(ids.SESSION, "data", SESSION),
+        St(ui.TARGET, "value", or_reset(PATH)),
         prevent_initial_call=True,
     )
-    def open_dialog(_clicks, edge, _cancel, session):
+    def open_dialog(_clicks, edge, _cancel, session, chosen):
         trigger = ctx.triggered_id
         unchanged = (no_update, no_update, no_update, no_update, "", no_update, no_update, no_update)
         if trigger == ui.CANCEL:
@@ -185,17 +228,30 @@ def register(app, services) -> None:
         reason = command_block(can_command=user.can("controller.command"), user=user.name, root=root_node,
                                lock_text=lock.text() if lock else None,
                                since=in_charge_since(snap.root, root_node))
+        aimed = aim(snap, root_node, chosen)
+        if reason is None and aimed is not None:
+            reason = target_block(snap.nodes, aimed, user.name)
         if reason:
             raise UserError(f"{name}: {reason}")
-        if name not in graph.allowed(state) and name not in graph.sequences(state):
-            raise UserError(f"{name} is not allowed from {state}")
+        check_allowed(graph, name, state, aimed)
         fields = form_fields(graph, name, {"run_number": services.runs.next_number()})
         disruptive = name in DISRUPTIVE
-        target = f"{root_node['name']} (session {session}, {len(snap.nodes)} nodes)"
+        target = through_text(snap, root_node, aimed, session)
+        listing = [vm_line(n) for n in subtree(snap.nodes, aimed["path"]) if n.get("included", True)] \
+            if aimed is not None else None
         title = SEQUENCE_LABELS.get(name, name) + (" — stops the run" if name in ("stop", "stop_run") else "")
-        pending = {"name": name, "fields": [f.name for f in fields], "disruptive": disruptive, "session": session}
-        return (True, title, ui.dialog_body(steps_of(name), fields, target), pending, "",
+        pending = {"name": name, "fields": [f.name for f in fields], "disruptive": disruptive, "session": session,
+                   "target": aimed["path"] if aimed is not None else ""}
+        return (True, title, ui.dialog_body(steps_of(name), fields, target, listing), pending, "",
                 *ui.confirmation(name, target, disruptive))
+
+    def check_allowed(graph, name: str, state: str | None, aimed: dict | None) -> None:
+        if aimed is not None and name in SEQUENCES:
+            raise UserError(f"{name} is a whole-tree sequence: choose the root as the target, or run its "
+                            f"transitions one by one on {aimed['name']}")
+        if name not in graph.allowed(aimed.get("state") if aimed else state) and (
+                aimed is not None or name not in graph.sequences(state)):
+            raise UserError(f"{name} is not allowed from {aimed.get('state') if aimed else state}")
 
     # -------------------------------------------------------------------------------- inline validation
 
@@ -272,19 +328,31 @@ def register(app, services) -> None:
         if graph is None or root_node is None:
             raise UserError(error or snap.message or "no root controller to command")
         note.target = f"{root_node['name']} ({snap.root}, session {session})"
+        aimed = None
+        if pending.get("target"):
+            aimed = aim(snap, root_node, pending["target"])
+            if aimed is None:
+                raise UserError(f"{pending['target']} cannot be addressed through {root_node['name']} "
+                                f"(not a controller of its tree, or a druncschema 0.8 root)")
+            note.target = f"{aimed['name']} through {root_node['name']} ({snap.root}, session {session})"
         fields = form_fields(graph, name)
         arguments, errors = parse_arguments(graph, name, fields,
                                             dict(zip(pending.get("fields") or [], values or [], strict=False)))
         note.arguments = {"command": name, "arguments": arguments, "from": state}
+        if aimed is not None:
+            state = aimed.get("state")
+            note.arguments.update({"target": aimed["path"], "through": root_node["name"], "schema": snap.schema,
+                                   "from": state})
+        check_allowed(graph, name, state, aimed)
         if errors:
             raise UserError("invalid arguments: " + "; ".join(f"{k} {v}" for k, v in errors.items()))
-        if name not in graph.allowed(state) and name not in graph.sequences(state):
-            raise UserError(f"{name} is not allowed from {state}")
         if name in DISRUPTIVE and not confirmed:
             raise UserError(f"{name} stops or tears down the run: confirm it first")
         since = in_charge_since(snap.root, root_node)
         reason = command_block(can_command=True, user=user, root=root_node,
                                lock_text=lock.text() if lock else None, since=since)
+        if reason is None and aimed is not None:
+            reason = target_block(snap.nodes, aimed, user)
         if reason:
             raise UserError(reason)
         steps = steps_of(name)
@@ -293,7 +361,8 @@ def register(app, services) -> None:
         if held is None:
             current = locks.current(snap.root)
             raise UserError(current.text() if current else "another transition is starting: try again")
-        progress = {"operation": name, "user": user, "started": time.time(),
+        progress = {"operation": name + (f" on {aimed['name']}" if aimed else ""), "user": user,
+                    "started": time.time(),
                     "steps": [{"name": s, "status": "running" if i == 0 else "pending"} for i, s in enumerate(steps)]}
         fsm.set_progress(snap.root, progress, expire=ttl)
         outcome: list[SequenceStep] = []
@@ -313,7 +382,7 @@ def register(app, services) -> None:
             if name in SEQUENCES:
                 client.run_sequence(name, arguments, on_step=on_step)
             else:
-                result = client.execute(name, arguments)
+                result = client.execute(name, arguments, target=aimed["path"] if aimed else None)
                 on_step(SequenceStep(name, result, None if result.ok else result.summary()))
         except NotInControl:
             failure = f"{in_charge_text(client.who_is_in_charge() if _answers(client) else '')}; take control first"
@@ -323,11 +392,12 @@ def register(app, services) -> None:
             locks.release(held)
             fsm.clear_progress(snap.root)
         _learn(fsm, snap.root, state, outcome)
-        _record_runs(services.runs, session, snap.root, user, arguments, fields, outcome)
+        if aimed is None:  # a subtree's start or stop is not the session's run
+            _record_runs(services.runs, session, snap.root, user, arguments, fields, outcome)
         ok = failure is None and bool(outcome) and all(s.ok for s in outcome)
         if failure is None and outcome and not outcome[-1].ok:
             failure = f"{outcome[-1].transition}: {outcome[-1].error}"
-        last = _last_outcome(name, outcome, ok, failure)
+        last = _last_outcome(name + (f" on {aimed['name']}" if aimed else ""), outcome, ok, failure, steps_of(name))
         fsm.cache.set(f"fsm-last:{snap.root}", last, expire=24 * 3600)
         note.arguments = {**note.arguments, "steps": [
             {"transition": s.transition, "skipped": s.skipped, "error": s.error,
@@ -343,6 +413,10 @@ def register(app, services) -> None:
                                               for s in last["steps"]],
                "success" if ok else "danger")
         return (False if ok else no_update), changed_now()
+
+
+def vm_line(node: dict) -> str:
+    return f"{node.get('path', '')} ({node.get('kind', '')}, {node.get('state', '?')})"
 
 
 def _usable(pending) -> dict | None:
@@ -384,13 +458,14 @@ def _record_runs(runs, session: str, root: str, user: str, arguments: dict, fiel
             runs.stopped(session, user=user)
 
 
-def _last_outcome(name: str, outcome: list[SequenceStep], ok: bool, failure: str | None) -> dict:
+def _last_outcome(name: str, outcome: list[SequenceStep], ok: bool, failure: str | None,
+                  planned: tuple[str, ...] | None = None) -> dict:
     steps = []
     for s in outcome:
         status = "skipped" if s.skipped else ("ok" if s.ok else "failed")
         steps.append({"name": s.transition, "status": status, "rows": result_rows(s.result) if s.result else []})
     ran = {s.transition for s in outcome}
-    steps += [{"name": t, "status": "not run", "rows": []} for t in steps_of(name) if t not in ran]
+    steps += [{"name": t, "status": "not run", "rows": []} for t in (planned or steps_of(name)) if t not in ran]
     return {"id": f"{time.time():.6f}", "title": f"{SEQUENCE_LABELS.get(name, name)}: {'done' if ok else 'failed'}",
             "ok": ok, "detail": "every node succeeded" if ok else (failure or "failed"),
             "at": _hms(time.time()), "steps": steps}

@@ -164,7 +164,7 @@ def tree_update(feeds, session: str, shown, refresh, manual_refresh: bool = Fals
     if not snap.registered:
         status, live, title = f"checked {hms(snap.polled_at)} UTC", "rc-live-dot rc-live-paused", "not registered"
     elif snap.ok:
-        status = f"updated {hms(snap.ok_at)} UTC"
+        status = f"updated {hms(snap.ok_at)} UTC" + (f" · druncschema {snap.schema}" if snap.schema else "")
         live = "rc-live-dot " + ("rc-live-paused" if paused else "rc-live-ok")
         title = "paused: the tree refreshes when you ask" if paused else "live"
     else:

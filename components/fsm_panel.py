@@ -32,6 +32,8 @@ COMMAND = "ctl-fsm-cmd"  # pattern: {"type": COMMAND, "name": transition or sequ
 ARG = "ctl-fsm-arg"  # pattern: {"type": ARG, "name": argument}
 ARG_ERROR = "ctl-fsm-arg-error"
 LOCK = controller_ids.LOCK
+TARGET = "ctl-fsm-target"  # druncschema 0.11: the controller whose subtree a transition is addressed to
+TARGET_WRAP = "ctl-fsm-target-wrap"  # shown only on a 0.11 root
 
 STYLESHEET = [
     {"selector": "node", "style": {
@@ -59,6 +61,14 @@ def fsm_panel(ctx=None):
                 html.Span("…", id=STATE, className="badge text-bg-secondary"),
             ], className="d-flex align-items-center")),
             dbc.CardBody([
+                html.Div([
+                    html.Span("Target", className="small text-body-secondary me-2"),
+                    # the root's path is the default, filled by the tick (a value of None: the whole tree)
+                    dcc.Dropdown(id=TARGET, options=[], value=None, clearable=False, searchable=True,
+                                 placeholder="the whole tree (root)", className="flex-grow-1"),
+                ], id=TARGET_WRAP, className="d-flex align-items-center mb-2", style={"display": "none"},
+                    title="druncschema 0.11: a transition can be addressed from the root to one controller's "
+                          "subtree"),
                 html.Div(id=REASON, className="small text-body-secondary mb-2"),
                 cyto.Cytoscape(id=DIAGRAM, elements=[], stylesheet=STYLESHEET,
                                # levels spread over the box, not spaced by the widest label (that spacing made
@@ -135,9 +145,26 @@ def argument_field(field: Field):
     ], className="mb-2")
 
 
-def dialog_body(steps: tuple[str, ...], fields: list[Field], target: str):
-    parts = [html.P(["On ", html.Strong(target), ": ", " → ".join(steps)], className="mb-2")]
+def dialog_body(steps: tuple[str, ...], fields: list[Field], target: str, listing: list[str] | None = None):
+    """The steps, the target and (for a transition addressed to a subtree) the nodes it reaches, then the form."""
+    parts = [html.P(["On ", html.Strong(target), ": ", " → ".join(steps)], className="mb-2", id="ctl-fsm-on")]
+    if listing:
+        shown = listing[:100] + ([f"… and {len(listing) - 100} more"] if len(listing) > 100 else [])
+        parts.append(html.Ul([html.Li(line) for line in shown], className="rc-target-list small mb-2",
+                             id="ctl-fsm-targets"))
     return parts + ([argument_field(f) for f in fields] or [html.P("No arguments.", className="text-body-secondary")])
+
+
+def target_options(nodes) -> list[dict]:
+    """The controllers a transition can be addressed to (0.11), the root first as "the whole tree"."""
+    options = []
+    for n in nodes:
+        if n.get("kind") != "controller":
+            continue
+        label = f"{n.get('name')} — the whole tree" if not n.get("depth") else \
+            ("\u00a0\u00a0" * int(n.get("depth", 0))) + f"{n.get('name')} ({n.get('state')})"
+        options.append({"label": label, "value": n["path"]})
+    return options
 
 
 def confirmation(name: str, target: str, disruptive: bool) -> tuple[bool, str, dict]:

@@ -10,6 +10,7 @@ from components import (
     control_panel,
     controller_session,
     controller_tree,
+    expert_panel,
     fsm_panel,
     message_panel,
     run_panel,
@@ -31,7 +32,8 @@ def layout(ctx: PageContext):
             dbc.Row(
                 [
                     dbc.Col([controller_tree.tree_panel(view)], xl=7, lg=7),
-                    dbc.Col([fsm_panel.fsm_panel(ctx), control_panel.control_panel(ctx)], xl=5, lg=5),
+                    dbc.Col([fsm_panel.fsm_panel(ctx), control_panel.control_panel(ctx),
+                             expert_panel.expert_panel(ctx)], xl=5, lg=5),
                 ],
                 class_name="g-3",
             ),

@@ -108,6 +108,13 @@ class TreeSnapshot:
     nodes: tuple[dict, ...] = field(default_factory=tuple)
     failed_since: float | None = None  # when the outage began
     counts: dict = field(default_factory=dict)  # viewmodels.controller_tree.node_counts of the nodes
+    schema: str = ""  # the root's druncschema layout, "0.8" or "0.11" ("" before a good sweep)
+
+    @property
+    def targeted(self) -> bool:
+        """The root addresses a subtree itself (druncschema 0.11): include, exclude and transitions of any node go
+        through the root with a target, instead of to the node's own address (0.8)."""
+        return self.schema == "0.11"
 
     @property
     def ok(self) -> bool:
@@ -213,7 +220,7 @@ class ControllerFeeds:
     def _snapshot(session: str, meta: dict, nodes: tuple = ()) -> TreeSnapshot:
         return TreeSnapshot(session, meta["root"], meta["epoch"], meta["version"], meta["polled_at"], meta["ok_at"],
                             meta["error"], meta["registered"], meta["message"], tuple(nodes),
-                            meta.get("failed_since"), meta.get("counts") or {})
+                            meta.get("failed_since"), meta.get("counts") or {}, meta.get("schema") or "")
 
     def _no_tree(self, session: str) -> TreeSnapshot:
         """The snapshot when there is none: why (not configured, not a session name, no sweep yet)."""
@@ -478,7 +485,7 @@ class ControllerFeeds:
 
         with ThreadPoolExecutor(max_workers=max(1, min(IN_CHARGE_PARALLEL, len(controllers)))) as pool:
             in_charge = dict(pool.map(who, controllers))
-        return tree, in_charge
+        return tree, in_charge, client.layout  # known by now: tree() detected it
 
     def _sweep(self, session: str) -> None:
         now = time.time()
@@ -491,7 +498,7 @@ class ControllerFeeds:
             failed_since = (meta.get("failed_since") if meta else None) or now
             self._write_meta(session, epoch, version, now, meta["ok_at"] if meta else None, error, failed_since,
                              True, root, message, meta.get("counts") if meta else {},
-                             meta.get("head") if meta else None)
+                             meta.get("head") if meta else None, meta.get("schema", "") if meta else "")
 
         try:
             location = self.backends.locate(session)
@@ -503,7 +510,7 @@ class ControllerFeeds:
                         message=location.message)
             return
         try:
-            tree, in_charge = self._read_tree(session)
+            tree, in_charge, schema = self._read_tree(session)
         except NotRegistered as exc:
             self._store(session, meta, epoch, version, now, (), registered=False, root=None, message=str(exc))
             return
@@ -515,7 +522,7 @@ class ControllerFeeds:
             # before the tree is stored, so a tab that sees a new state also finds its transitions
             self.fsm.refresh(session, location.root, rows[0]["state"])
         self._store(session, meta, epoch, version, now, rows, registered=True, root=location.root,
-                    message=location.message)
+                    message=location.message, schema=schema)
 
     def _previous_rows(self, session: str, epoch: str, version: int) -> tuple:
         mine = self._last_rows.get(session)
@@ -524,7 +531,8 @@ class ControllerFeeds:
         stored = self.cache.get(self._key(session, "rows"))
         return tuple(stored[1]) if stored and stored[0] == version else ()
 
-    def _store(self, session, meta, epoch, version, now, rows: tuple, *, registered, root, message) -> None:
+    def _store(self, session, meta, epoch, version, now, rows: tuple, *, registered, root, message,
+               schema: str = "") -> None:
         previous = self._previous_rows(session, epoch, version)
         delta = diff_nodes(previous, rows)
         counts = node_counts(rows)
@@ -536,11 +544,12 @@ class ControllerFeeds:
                 self.cache.set(self._key(session, f"delta:{version}"), delta.as_tuple(), expire=DELTA_TTL)
                 self.cache.set(self._key(session, "rows"), (version, rows))
                 self._write_meta(session, epoch, version, now, now, None, None, registered, root, message, counts,
-                                 head)
+                                 head, schema)
             self._last_rows[session] = (epoch, version, rows)
             self._observe(session, now, previous, rows)
         else:
-            self._write_meta(session, epoch, version, now, now, None, None, registered, root, message, counts, head)
+            self._write_meta(session, epoch, version, now, now, None, None, registered, root, message, counts, head,
+                             schema)
 
     def _observe(self, session: str, now: float, previous: tuple, rows: tuple) -> None:
         before = {r["path"]: r["state"] for r in previous}
@@ -555,11 +564,11 @@ class ControllerFeeds:
             self.cache.set(key, stored[-MAX_OBSERVATIONS:], expire=OBSERVATION_HOURS * 3600 + 60)
 
     def _write_meta(self, session, epoch, version, polled_at, ok_at, error, failed_since, registered, root, message,
-                    counts, head=None) -> None:
+                    counts, head=None, schema: str = "") -> None:
         self.cache.set(self._key(session, "meta"), {
             "epoch": epoch, "version": version, "polled_at": polled_at, "ok_at": ok_at, "error": error,
             "failed_since": failed_since, "registered": registered, "root": root, "message": message,
-            "counts": counts or {}, "head": head,
+            "counts": counts or {}, "head": head, "schema": schema,
         })
         self._index_summary(session, {"registered": registered, "root": root, "error": error, "message": message,
                                       "counts": counts or {}, "head": head})

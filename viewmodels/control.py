@@ -7,6 +7,10 @@ What drunc 0.10.x allows, and so what this offers:
   included/excluded on ITS OWN controller address. Applications have no address of their own (their controller
   reaches them over REST) and cannot be excluded alone: the smallest unit is their controller's subtree;
 - no rpc clears an error: the recovery is restarting the process, or excluding the node.
+
+What druncschema 0.11 (drunc 0.13.x) adds: the root addresses any node of its tree with a `target` (its path),
+so include/exclude (and transitions) of any node, an application included, go THROUGH THE ROOT, and every
+controller on the way checks that the caller is in control. `inclusion_plan(..., through=root)` plans that.
 """
 
 from __future__ import annotations
@@ -77,14 +81,38 @@ def owning_controller(nodes, path: str) -> dict | None:
     return node
 
 
+def controllers_on_path(nodes, path: str) -> list[dict]:
+    """The controllers from the root down to the node at `path` (itself included when it is one): those that
+    check control when a command is addressed through the root (0.11)."""
+    found = []
+    for n in nodes:
+        p = str(n.get("path", ""))
+        if n.get("kind") == "controller" and (p == path or path.startswith(p + "/")):
+            found.append(n)
+    return sorted(found, key=lambda n: int(n.get("depth", 0)))
+
+
+def control_blocker(nodes, path: str, user: str, through_root: bool) -> dict | None:
+    """The controller whose actor is not `user` and that would refuse the command (None: none would). 0.8: the
+    node's own controller; 0.11: any controller between the root and the target."""
+    if through_root:
+        chain = controllers_on_path(nodes, path)
+    else:
+        node = node_by_path(nodes, path)
+        chain = [node] if node is not None else []
+    return next((n for n in chain if not is_actor(actor_name(n.get("in_charge")), user)), None)
+
+
 @dataclass(frozen=True)
 class InclusionPlan:
     verb: str  # "include" | "exclude"
     path: str
     name: str
-    address: str
+    address: str  # where the rpc is sent: the node's own address (0.8) or the root's (0.11)
     affected: tuple[dict, ...]  # the subtree the rpc reaches
     refusal: str = ""  # why it cannot be done ("" when it can)
+    through: str = ""  # 0.11: the root's name, the rpc carrying `target`
+    target: str = ""  # 0.11: the node path sent as the target ("" for the root itself)
 
     @property
     def ok(self) -> bool:
@@ -95,14 +123,25 @@ class InclusionPlan:
         return f"{self.verb} {self.name} and its {n - 1} descendant{'s' if n != 2 else ''}" if n > 1 \
             else f"{self.verb} {self.name}"
 
+    def sent_to(self) -> str:
+        """ "sent to seg at h:1" (0.8) or "sent through root at h:1 with target root/seg" (0.11)."""
+        if self.through:
+            return (f"sent through {self.through} at {self.address}"
+                    + (f" with target {self.target}" if self.target else ""))
+        return f"sent to {self.name} at {self.address}"
 
-def inclusion_plan(nodes, path: str, verb: str) -> InclusionPlan:
+
+def inclusion_plan(nodes, path: str, verb: str, through: dict | None = None) -> InclusionPlan:
+    """What include/exclude of the node at `path` does and where it is sent; `through` is the root when it can
+    address a subtree (druncschema 0.11), None for 0.8 (the node's own address)."""
     node = node_by_path(nodes, path)
     if verb not in ("include", "exclude"):
         return InclusionPlan(verb, path, path, "", (), f"unknown action {verb!r}")
     if node is None:
         return InclusionPlan(verb, path, path, "", (), f"{path or 'that node'} is not in the tree any more.")
     name = node.get("name", path)
+    if through is not None:
+        return _targeted_plan(nodes, node, verb, through)
     if node.get("kind") != "controller":
         parent = node_by_path(nodes, node.get("parent", ""))
         parent_name = parent.get("name") if parent else "its controller"
@@ -123,6 +162,27 @@ def inclusion_plan(nodes, path: str, verb: str) -> InclusionPlan:
     if verb == "include" and included:
         return InclusionPlan(verb, path, name, node["address"], affected, f"{name} is already included.")
     return InclusionPlan(verb, path, name, node["address"], affected)
+
+
+def _targeted_plan(nodes, node: dict, verb: str, root: dict) -> InclusionPlan:
+    path, name = node["path"], node.get("name", node["path"])
+    root_name, address = root.get("name", ""), root.get("address", "")
+    target = "" if path == root.get("path") else path
+
+    def plan(refusal: str = "", affected=()) -> InclusionPlan:
+        return InclusionPlan(verb, path, name, address, tuple(affected), refusal, root_name, target)
+
+    if not address or root.get("unreachable"):
+        return plan(f"the root {root_name} does not answer: nothing can be {verb}d through it.")
+    if node.get("unreachable"):
+        return plan(f"{name} does not answer: it cannot be {verb}d.")
+    affected = subtree(nodes, path)
+    included = bool(node.get("included", True))
+    if verb == "exclude" and not included:
+        return plan(f"{name} is already excluded.", affected)
+    if verb == "include" and included:
+        return plan(f"{name} is already included.", affected)
+    return plan("", affected)
 
 
 def affected_line(node: dict) -> str:

@@ -258,6 +258,26 @@ def command_block(*, can_command: bool, user: str, root: Mapping | None, lock_te
     return None
 
 
+def target_block(nodes: Iterable[Mapping], target: Mapping, user: str) -> str | None:
+    """Why a transition addressed through the root to the subtree at `target` (druncschema 0.11) cannot run now
+    (None: it can), on top of `command_block` of the root. Every controller on the way checks control."""
+    from viewmodels.control import control_blocker
+
+    name = target.get("name", "")
+    if target.get("unreachable"):
+        return f"{name} does not answer"
+    if target.get("in_error"):
+        return f"{name} is in error: it refuses every transition"
+    if not target.get("included", True):
+        return f"{name} is excluded: include it first (Control panel)"
+    blocker = control_blocker(list(nodes), str(target.get("path", "")), user, True)
+    if blocker is not None:
+        who = blocker.get("in_charge") or ""
+        who = "nobody" if who in NOBODY else who
+        return f"{who} is in charge of {blocker.get('name')}; take control first"
+    return None
+
+
 def progress_summary(nodes: Iterable[Mapping]) -> str:
     """ "3 of 11 nodes still preparing-start" while a transition runs; "" when no node is busy."""
     nodes = list(nodes)
