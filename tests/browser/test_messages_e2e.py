@@ -24,9 +24,8 @@ import uuid
 import pytest
 from dash.testing.errors import TestingTimeoutError as WaitTimeout
 from dash.testing.wait import until
-from helpers import browser_login, click
+from helpers import browser_login, click, double_click_until
 from kafka_broker import kafka_broker_fixture  # noqa: F401 - provides the `kafka_broker` fixture
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from support import make_settings
 
@@ -130,6 +129,13 @@ def badge(dash_duo) -> str:
     return dash_duo.driver.execute_script("return document.getElementById(arguments[0]).textContent", shell.ALARMS)
 
 
+def inspector(dash_duo) -> str:
+    """The inspector's text ("" while closed). textContent: Selenium's .text leaves out what the offcanvas has
+    scrolled or clipped away."""
+    return dash_duo.driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.textContent : '';", ui.INSPECTOR_BODY)
+
+
 def show_only(dash_duo, severity: str) -> None:
     """Untick every other severity in the filter bar, as a user clicks the toggle buttons."""
     for box in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ui.SEVERITY} input[type=checkbox]"):
@@ -194,10 +200,8 @@ def test_messages_travel_from_the_simulator_through_kafka_to_the_page(sim_live, 
     live.wait_for_text_to_equal(f"#{ui.P}total", "1")
 
     # the inspector: the chain, each cause nested in the issue it caused, with context and parameters
-    cell = live.find_element(f"{ROWS}[row-id='{first.id}'] [col-id='text']")
-    ActionChains(live.driver).double_click(cell).perform()
-    live.wait_for_contains_text(f"#{ui.INSPECTOR_BODY}", "Caused by")
-    body = live.find_element(f"#{ui.INSPECTOR_BODY}").get_attribute("textContent")
+    double_click_until(live, f"{ROWS}[row-id='{first.id}'] [col-id='text']", lambda: "Caused by" in inspector(live))
+    body = inspector(live)
     context = first.details["context"]
     for expected in ("ERS chain", "dfmodules::DataStoreFull", "Data store 'hdf5_datawriter_0' is full",
                      "hdf5libs::FileOperationProblem", "ers::FileSystemError", "No space left on device", APP0,
