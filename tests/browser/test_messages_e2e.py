@@ -113,6 +113,10 @@ def stored_issue(services, application: str, after: int = 0):
     return wait(find, TRAVEL_S, lambda: f"no ERS issue from {application} stored")
 
 
+def recent_audit(services) -> list:
+    return [(e.action, e.outcome, e.target, e.detail) for e in services.audit.query(limit=6)]
+
+
 def row_ids(dash_duo) -> list[str]:
     return dash_duo.driver.execute_script(
         """
@@ -137,11 +141,19 @@ def inspector(dash_duo) -> str:
 
 
 def show_only(dash_duo, severity: str) -> None:
-    """Untick every other severity in the filter bar, as a user clicks the toggle buttons."""
-    for box in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ui.SEVERITY} input[type=checkbox]"):
-        label = dash_duo.driver.find_element(By.CSS_SELECTOR, f"label[for='{box.get_attribute('id')}']")
-        if box.is_selected() != (label.text == severity):
+    """Tick `severity` alone in the filter bar, as a user clicks the toggle buttons; a click lost on a loaded
+    browser is made again on the next round (a second apart, so that a slow redraw is not toggled twice)."""
+    def toggle_wrong() -> bool:
+        wrong = []
+        for box in dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#{ui.SEVERITY} input[type=checkbox]"):
+            label = dash_duo.driver.find_element(By.CSS_SELECTOR, f"label[for='{box.get_attribute('id')}']")
+            if box.is_selected() != (label.text == severity):
+                wrong.append(label)
+        for label in wrong:
             label.click()
+        return not wrong
+
+    until(toggle_wrong, 20, poll=1)
 
 
 def fetch(dash_duo, href: str) -> dict:
@@ -216,8 +228,10 @@ def test_messages_travel_from_the_simulator_through_kafka_to_the_page(sim_live, 
     check_export(live, sim_services, first)
 
     # acknowledge it: the badge drops (hidden at zero)
-    live.find_element(f"#{ui.ACK_ONE}").click()
-    live.wait_for_contains_text(f"#{ui.ACK_INFO}", "acknowledged by expert")
+    wait(lambda: live.find_element(f"#{ui.ACK_ONE}").is_enabled(), 10)
+    click(live, f"#{ui.ACK_ONE}")
+    wait(lambda: "acknowledged by expert" in live.find_element(f"#{ui.ACK_INFO}").text, 20,
+         lambda: (live.find_element(f"#{ui.ACK_INFO}").text, recent_audit(sim_services)))
     wait(lambda: badge(live) == "", 10, lambda: badge(live))
 
     # live mode: a new error from another application shows within one refresh once it is stored
@@ -233,8 +247,7 @@ def test_messages_travel_from_the_simulator_through_kafka_to_the_page(sim_live, 
     live.wait_for_contains_text(f"#{ui.ACK_MODAL_TEXT}", "Acknowledge 1 unacknowledged ERROR and FATAL message")
     wait(lambda: live.find_element(f"#{ui.ACK_YES}").is_enabled(), 10)
     click(live, f"#{ui.ACK_YES}")  # a DOM click: the modal may still be fading in
-    wait(lambda: badge(live) == "", 10,
-         lambda: (badge(live), [(e.action, e.outcome, e.detail) for e in sim_services.audit.query(limit=5)]))
+    wait(lambda: badge(live) == "", 10, lambda: (badge(live), recent_audit(sim_services)))
     acks = sim_services.audit.query(username="expert", outcome="ok")
     assert {"messages.acknowledge", "messages.acknowledge_all"} <= {e.action for e in acks}
 
