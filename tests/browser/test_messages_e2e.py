@@ -243,7 +243,7 @@ def test_messages_travel_from_the_simulator_through_kafka_to_the_page(sim_live, 
     live.wait_for_text_to_equal(f"#{shell.ALARMS}", "⚠ 1")
 
     # acknowledge all, after the confirmation: the badge drops again
-    live.find_element(f"#{ui.ACK_ALL}").click()
+    click(live, f"#{ui.ACK_ALL}")
     live.wait_for_contains_text(f"#{ui.ACK_MODAL_TEXT}", "Acknowledge 1 unacknowledged ERROR and FATAL message")
     wait(lambda: live.find_element(f"#{ui.ACK_YES}").is_enabled(), 10)
     click(live, f"#{ui.ACK_YES}")  # a DOM click: the modal may still be fading in
