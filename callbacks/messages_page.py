@@ -358,7 +358,11 @@ def register(app, services) -> None:
     def confirm_ack_all(_open, _cancel):
         if ctx.triggered_id == ui.ACK_NO:
             return False, no_update, None, no_update
-        upto = store.latest_id()
+        # The newest message in time order, not the highest id: `acknowledge_up_to` bounds by (time, id), and a
+        # message can be stored after one with a later time (ERS times come from the application's clock in ns,
+        # broadcast times from Kafka's in ms), so the highest id could leave a counted alarm unacknowledged.
+        newest = store.page(limit=1)
+        upto = newest[0].id if newest else 0
         count = services.acks.unacknowledged_count()
         if count == 0:
             return True, "There is no unacknowledged ERROR or FATAL message.", None, True

@@ -15,7 +15,9 @@ instead of FSM_INVALID_TRANSITION). Flags are sent in the released druncschema 0
 
 Error injection for tests and the demo is plain Python: `inject_error(name)`, `fail_next(name, transition)` and
 `make_unreachable(name)` (undone by `restore(name)`); `stop_serving()` / `serve_again()` stop and restart one
-controller's own gRPC server on the same address, as when its process is killed and started again.
+controller's own gRPC server on the same address, as when its process is killed and started again. An application
+with an ERS publisher (`ApplicationNode.ers`, set by `start_simulator` when it has Kafka) reports an injected error
+or failed transition as a DAQ application does: an ERS issue chain with its causes (`simulator/app_issues.py`).
 """
 
 from __future__ import annotations
@@ -244,6 +246,22 @@ class ApplicationNode:
         self.included = True
         self._fail_next: set[str] = set()
         self._lock = threading.Lock()
+        self.ers = None  # an ErsPublisher (anything with `publish(chain)`): failures are then reported over ERS
+
+    def report_in_error(self) -> None:
+        """Go into error, reporting why over ERS when there is a publisher."""
+        with self._lock:
+            self.in_error = True
+        if self.ers is not None:
+            from simulator.app_issues import in_error_chain
+
+            self.ers.publish(in_error_chain(self.session, self.name))
+
+    def _report_failed(self, command: str) -> None:
+        if self.ers is not None:
+            from simulator.app_issues import command_failed_chain
+
+            self.ers.publish(command_failed_chain(self.session, self.name, command))
 
     def status(self) -> ctl.Status:
         with self._lock:
@@ -266,10 +284,14 @@ class ApplicationNode:
                 return refused
             if transition is None or self.executing or transition.source != self.state:
                 return _fsm_response(self.name, name, ctl.FSM_INVALID_TRANSITION, request.token)
-            if name in self._fail_next:
+            fail = name in self._fail_next
+            if fail:
                 self._fail_next.discard(name)
-                return _fsm_response(self.name, name, ctl.FSM_FAILED, request.token)
-            self.executing = True
+            else:
+                self.executing = True
+        if fail:  # published outside the lock: a slow broker never holds the node
+            self._report_failed(name)
+            return _fsm_response(self.name, name, ctl.FSM_FAILED, request.token)
         try:
             if self.transition_seconds:
                 time.sleep(self.transition_seconds / 7)
@@ -434,13 +456,13 @@ class ControllerNode(ctl_grpc.ControllerServicer):
     # -- error injection (plain Python, for tests and the demo) ---------------------------------------------------
 
     def inject_error(self, node_name: str) -> None:
-        """Put a node of this subtree into error (STATUS_UPDATE from its controller). Nothing clears it."""
+        """Put a node of this subtree into error (STATUS_UPDATE from its controller; an application also reports
+        an ERS issue chain when it has a publisher). Nothing clears it."""
         node, parent = self._find_with_parent(node_name)
         if isinstance(node, ControllerNode):
             node._set_error("error injected")
             return
-        with node._lock:
-            node.in_error = True
+        node.report_in_error()
         owner = parent or self
         owner._emit(T.STATUS_UPDATE, f"{node.name} is in error: error injected")
 

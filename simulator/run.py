@@ -54,6 +54,7 @@ class Simulator:
     root: object = None
     session_manager: object = None
     connectivity: object = None  # the ConnectivityServer, when configured
+    ers: object = None  # the ErsPublisher of the applications and the ERS generator, when there is Kafka
 
     def stop_controller(self, name: str) -> None:
         """Stop one controller's gRPC server, as when its process dies (see ControllerNode.stop_serving)."""
@@ -96,10 +97,13 @@ def start_simulator(config: SimulatorConfig) -> Simulator:
 
     sim = Simulator(config)
     try:
+        ers = None
         if config.kafka:
-            from simulator.kafka import KafkaBroadcaster
+            from simulator.kafka import ErsPublisher, KafkaBroadcaster
 
             broadcaster = KafkaBroadcaster(config.kafka)
+            ers = sim.ers = ErsPublisher(config.kafka)
+            sim.closers.append(ers.close)
         else:
             broadcaster = NullBroadcaster()
         sim.closers.append(broadcaster.close)
@@ -133,6 +137,9 @@ def start_simulator(config: SimulatorConfig) -> Simulator:
         root = build_tree(config.segments, config.apps, session=config.session, broadcaster=broadcaster,
                           transition_seconds=config.transition_seconds, drunc_bugs=config.bugs and not v011)
         sim.root = root
+        for node in root.walk():  # the DAQ applications report injected failures over ERS (app_issues.py)
+            if node.kind == "application":
+                node.ers = ers
         servicers = None
         if v011:
             from simulator.controller_011 import Facade011
@@ -166,10 +173,10 @@ def start_simulator(config: SimulatorConfig) -> Simulator:
             from simulator.kafka import ErsGenerator
 
             apps = [name for name in sim.controller_addresses] or ["app"]
-            ers = ErsGenerator(config.kafka, session=config.session, applications=apps,
-                               period=config.ers_period, seed=config.seed)
-            ers.start()
-            sim.closers.append(ers.stop)
+            generator = ErsGenerator(ers, session=config.session, applications=apps, period=config.ers_period,
+                                     seed=config.seed)
+            generator.start()
+            sim.closers.append(generator.stop)
         for server in (pm, sm):
             broadcaster.emit(server.name, server.session, T.SERVER_READY, "ready")
         return sim

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from selenium.webdriver.common.by import By
 from support import PASSWORD
 
@@ -59,3 +61,22 @@ def click(dash_duo, selector: str) -> None:
     below the fold is refused as "intercepted" by whatever is drawn at that point."""
     element = dash_duo.find_element(selector)
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", element)
+
+
+def double_click_until(dash_duo, selector: str, done, timeout: float = 20, attempt: float = 4) -> None:
+    """Double-click the element at `selector` until `done()`: a live grid redraws its rows on its own ticks, and
+    a double-click on a row being replaced is lost (as a user would, click again). Each try waits `attempt` s."""
+    from dash.testing.errors import TestingTimeoutError
+    from dash.testing.wait import until
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ActionChains(dash_duo.driver).double_click(dash_duo.find_element(selector)).perform()
+            until(done, attempt)
+            return
+        except (WebDriverException, TestingTimeoutError):
+            if time.monotonic() > deadline:
+                raise

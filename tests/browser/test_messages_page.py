@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from dash.testing.wait import until
-from helpers import browser_login
-from selenium.webdriver.common.action_chains import ActionChains
+from helpers import browser_login, double_click_until
 from selenium.webdriver.common.by import By
 
 from components import messages_page as ui
@@ -42,14 +41,6 @@ def grid_texts(dash_duo) -> list[str]:
     )
 
 
-def row_element(dash_duo, text: str):
-    for row in dash_duo.driver.find_elements(By.CSS_SELECTOR, ROWS):
-        cells = row.find_elements(By.CSS_SELECTOR, '[col-id="text"]')
-        if cells and cells[0].text == text:
-            return cells[0]
-    return None
-
-
 def test_messages_page_filters_inspects_acknowledges_and_follows(live, services):
     chain = {"context": {"host": "np04", "application": "ru-01", "file": "Ru.cpp", "line": 3},
              "parameters": {"port": "5000"},
@@ -69,8 +60,8 @@ def test_messages_page_filters_inspects_acknowledges_and_follows(live, services)
     live.wait_for_text_to_equal(f"#{ui.P}total", "1")
 
     # the inspector shows the ERS chain with its cause, as text
-    ActionChains(live.driver).double_click(row_element(live, "start failed")).perform()
-    live.wait_for_contains_text(f"#{ui.INSPECTOR_BODY}", "Caused by")
+    double_click_until(live, f"{ROWS} [col-id='text']", lambda: "Caused by" in live.driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.textContent : '';", ui.INSPECTOR_BODY))
     # textContent: Selenium's .text leaves out what the offcanvas has scrolled or clipped away
     body = live.find_element(f"#{ui.INSPECTOR_BODY}").get_attribute("textContent")
     assert "rl::Socket" in body and "socket <b>closed</b>" in body and "Ru.cpp:3" in body and "5000" in body
