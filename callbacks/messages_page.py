@@ -358,11 +358,11 @@ def register(app, services) -> None:
     def confirm_ack_all(_open, _cancel):
         if ctx.triggered_id == ui.ACK_NO:
             return False, no_update, None, no_update
-        # The newest message in time order, not the highest id: `acknowledge_up_to` bounds by (time, id), and a
-        # message can be stored after one with a later time (ERS times come from the application's clock in ns,
-        # broadcast times from Kafka's in ms), so the highest id could leave a counted alarm unacknowledged.
-        newest = store.page(limit=1)
-        upto = newest[0].id if newest else 0
+        # By id (what was stored when the operator was asked), not by message time: times are the senders' clocks
+        # (an ERS issue's in ns, a broadcast's Kafka timestamp in ms, hosts' clocks apart), so a time bound could
+        # leave a counted alarm unacknowledged or take one that arrived later. On PostgreSQL an id taken before
+        # this read can still commit just after it (a window of milliseconds): that alarm is taken too.
+        upto = store.latest_id()
         count = services.acks.unacknowledged_count()
         if count == 0:
             return True, "There is no unacknowledged ERROR or FATAL message.", None, True
@@ -387,7 +387,7 @@ def register(app, services) -> None:
             return no_update, no_update
         if upto is None:  # the confirmation lost what it counted (a stale page): refuse, audited
             raise UserError("Nothing to acknowledge: open the confirmation again.")
-        count = services.acks.acknowledge_up_to(upto, current_user.name)
+        count = services.acks.acknowledge_stored(upto, current_user.name)
         note.target = f"alarms up to message {upto}"
         note.arguments = {"acknowledged": count}
         push_badge(services)

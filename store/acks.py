@@ -71,6 +71,19 @@ class AckStore:
                 done += self._mark(conn, ids[i:i + CHUNK], user, now)
         return done
 
+    def acknowledge_stored(self, upto_id: int, user: str) -> int:
+        """Acknowledge every unacknowledged ERROR and FATAL stored up to id `upto_id` (the newest id when the
+        operator was asked), whatever its time: a message's time is its sender's clock, so "older in time" would
+        miss an alarm counted before a message timed earlier, or take one stored later but timed earlier."""
+        user, now = clean(user, 64), utcnow()
+        with self.db.engine.begin() as conn:
+            ids = list(conn.scalars(select(_M.c.id).where(_M.c.severity.in_(ALARM_LEVELS), _M.c.acked_at.is_(None),
+                                                          _M.c.id <= int(upto_id))))
+            done = 0
+            for i in range(0, len(ids), CHUNK):
+                done += self._mark(conn, ids[i:i + CHUNK], user, now)
+        return done
+
     def _mark(self, conn, ids: list[int], user: str, now: datetime) -> int:
         if not ids:
             return 0

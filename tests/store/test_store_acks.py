@@ -41,6 +41,15 @@ def test_acknowledge_one_then_up_to(db):
     assert acks.acknowledge_up_to(10**9, "carol") == 0
 
 
+def test_acknowledge_stored_bounds_by_id_not_time(db):
+    messages, acks = MessageStore(db), AckStore(db)
+    messages.insert_batch([_msg(0, "ERROR", 30), _msg(1, "INFO", 40)])
+    upto = messages.latest_id()
+    messages.insert_batch([_msg(2, "FATAL", 5)])  # stored after the question, timed before everything
+    assert acks.acknowledge_stored(upto, "dora") == 1
+    assert acks.unacknowledged_count() == 1
+
+
 def test_pruning_drops_acknowledgements_with_their_messages(db):
     messages, acks = MessageStore(db), AckStore(db)
     messages.insert_batch([_msg(i, "ERROR", i) for i in range(6)])

@@ -244,13 +244,15 @@ def test_export_memory_stays_flat(expert, services):
 
 
 def test_acknowledge_all_covers_an_alarm_stored_before_an_older_message(expert, services):
-    """Acknowledge all bounds by (time, id): an ERS issue (its application's clock, in ns) can be stored before a
-    broadcast whose Kafka timestamp (in ms) is a little older. The highest id is then not the newest message, and
-    every alarm the confirmation counted must still be acknowledged."""
+    """Acknowledge all bounds by what was stored, not by message time: an ERS issue (its application's clock, in
+    ns) can be stored before a broadcast whose Kafka timestamp (in ms) is a little older, and every alarm the
+    confirmation counted must still be acknowledged; one stored after the confirmation, however it is timed, not."""
     insert(services, ("ERROR", "ers issue"), kind="ers", start=T0 + timedelta(milliseconds=1))
     insert(services, ("INFO", "status update"), start=T0)
     confirm = expert.call(ui.ACK_ALL, "n_clicks", {f"{ui.ACK_ALL}.n_clicks": 1, f"{ui.ACK_NO}.n_clicks": None})
     assert "Acknowledge 1 unacknowledged" in confirm[ui.ACK_MODAL_TEXT]["children"]
     upto = confirm[ui.ACK_UPTO]["data"]
+    insert(services, ("FATAL", "stored after the confirmation, timed earlier"), kind="ers",
+           start=T0 - timedelta(hours=1))
     expert.call(ui.ACK_YES, "n_clicks", {f"{ui.ACK_YES}.n_clicks": 1, f"{ui.ACK_UPTO}.data": upto})
-    assert services.acks.unacknowledged_count() == 0
+    assert services.acks.unacknowledged_count() == 1
