@@ -20,7 +20,8 @@ most of it the login-session check every request makes).
                    action, then the tick the CHANGED store triggers)
 
 Run: .venv/bin/python benchmarks/bench_controller_tree.py [--tree 10x99] [--tabs 20] [--seconds 10]
-     [--period 1] [--transitions 6] [--transition-seconds 1.0]        (smoke: --tree 2x5 --tabs 3 --seconds 3)
+     [--period 1] [--transitions 6] [--transition-seconds 1.0] [--schema 0.8|0.11|0.11-bugs]
+     (smoke: --tree 2x5 --tabs 3 --seconds 3)
 """
 
 from __future__ import annotations
@@ -150,11 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transitions", type=int, default=6, help="transitions timed for the latency (default 6)")
     parser.add_argument("--transition-seconds", type=float, default=1.0,
                         help="how long each simulated transition takes per node (default 1.0)")
+    parser.add_argument("--schema", default="0.8", choices=("0.8", "0.11", "0.11-bugs"),
+                        help="the simulator's druncschema layout (0.11-bugs: drunc 0.13.2's bugs; default 0.8)")
     args = parser.parse_args(argv)
     refresh = "1" if args.period == 1.0 else "5"
 
+    layout = ["--schema", args.schema.split("-")[0]] + (["--drunc-bugs"] if args.schema.endswith("-bugs") else [])
     proc, addresses = demo.start_simulator(["--tree", args.tree, "--processes", "0",
-                                            "--transition-seconds", str(args.transition_seconds)])
+                                            "--transition-seconds", str(args.transition_seconds), *layout])
     session = addresses["session"]
     settings = make_settings(Path(tempfile.mkdtemp()), process_manager_url=addresses["process_manager"],
                              csc_url=f"http://{addresses['connectivity']}", csc_session=session)
@@ -162,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings, services)
     feeds = services.controller_feeds
     try:
-        print(f"controller tree {args.tree} (session {session}), {args.tabs} tabs at {args.period:g} s, "
+        print(f"controller tree {args.tree} (session {session}, druncschema {args.schema}), {args.tabs} tabs at "
+              f"{args.period:g} s, "
               f"transitions of {args.transition_seconds:g} s per node")
         first = feeds.refresh_now(session, wait=30)
         print(f"  nodes: {len(first.nodes)} ({sum(n['kind'] == 'controller' for n in first.nodes)} controllers)")
