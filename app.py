@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import diskcache
-from dash import DiskcacheManager
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -43,6 +42,7 @@ from callbacks import shell as shell_callbacks
 from callbacks import users as users_callbacks
 from callbacks.errors import on_callback_error
 from components.shell import shell
+from job_runner.manager import JobRunnerManager
 from pages import nav_items
 from services import Services
 from settings import Settings, SettingsError
@@ -121,6 +121,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     init_compression(server)
     static = init_static_cache(server, ASSETS)  # after compression: its hook must run first
 
+    # Transitions and sequences run as background jobs, forked by this worker's job runner (a fresh process that
+    # never uses gRPC), never by the worker. Every worker shares the results directory, and dash signs the job
+    # handles with SECRET_KEY, the same in every worker. A job's result key is the function and its arguments:
+    # two tabs sending the same click would share it and swap their answers, so each call gets a key of its own
+    # (results then expire after an hour instead of being deleted when read).
+    jobs = JobRunnerManager(diskcache.Cache(str(settings.data_dir / "jobs")), settings,
+                            cache_by=[lambda: secrets.token_hex(16)], expire=3600)
+    services.on_close(jobs.close)
     app = RunControlDash(
         __name__,
         server=server,
@@ -135,12 +143,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         enable_mcp=False,
         health_endpoint=None,
         websocket_callbacks=False,
-        # Transitions and sequences run as background jobs (forked processes): every worker shares the directory,
-        # and dash signs the job handles with SECRET_KEY, the same in every worker. A job's result key is the
-        # function and its arguments: two tabs sending the same click would share it and swap their answers, so
-        # each call gets a key of its own (results then expire after an hour instead of being deleted when read).
-        background_callback_manager=DiskcacheManager(diskcache.Cache(str(settings.data_dir / "jobs")),
-                                                     cache_by=[lambda: secrets.token_hex(16)], expire=3600),
+        background_callback_manager=jobs,
     )
     app.layout = shell(nav_items(), settings.demo)
     for module in CALLBACK_MODULES:
