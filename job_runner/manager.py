@@ -24,6 +24,37 @@ class JobRunnerManager(DiskcacheManager):
         # dash hands the job an AttributeDict; a plain dict pickles without dash's class and is rebuilt the same.
         return self._runner.start_job(registry_key, key, self._make_progress_key(key), args, dict(context))
 
+    # The runner reaps a finished job at once, so its pid can vanish between two psutil calls (a forked job stayed
+    # a zombie until the worker's next fork): dash's own versions would then fail the poll with NoSuchProcess.
+    def terminate_job(self, job):
+        import psutil
+
+        if job is None:
+            return
+        with self.handle.transact():  # as dash does: one worker kills it
+            try:
+                process = psutil.Process(int(job))
+                children = process.children(recursive=True)
+            except psutil.NoSuchProcess:
+                return
+            for proc in (*children, process):
+                try:
+                    proc.kill()
+                except psutil.NoSuchProcess:
+                    pass
+            try:
+                process.wait(1)
+            except (psutil.TimeoutExpired, psutil.NoSuchProcess):
+                pass
+
+    def job_running(self, job):
+        import psutil
+
+        try:
+            return bool(job) and psutil.Process(int(job)).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
     @property
     def runner_pid(self) -> int | None:
         """The pid of the worker's job runner while it runs, else None."""
