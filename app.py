@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     jobs = JobRunnerManager(diskcache.Cache(str(settings.data_dir / "jobs")), settings,
                             cache_by=[lambda: secrets.token_hex(16)], expire=3600)
     services.on_close(jobs.close)
+    server.extensions["runcontrol.jobs"] = jobs
     app = RunControlDash(
         __name__,
         server=server,
@@ -149,6 +150,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in CALLBACK_MODULES:
         module.register(app, services)
     return app
+
+
+def start_job_runner_soon(server: Flask) -> None:
+    """Start this process's job runner in the background (gunicorn's post_worker_init and the demo call it), so
+    an operator's first transition does not wait the second or so it takes to build; without this call the first
+    job starts it. A runner that fails to start is reported by the first job's toast."""
+    import threading
+
+    jobs = server.extensions["runcontrol.jobs"]
+
+    def start():
+        try:
+            jobs.start_runner()
+        except Exception:  # noqa: BLE001 - the next job retries and tells the operator
+            logging.getLogger("runcontrol.jobs").exception("the job runner did not start")
+
+    threading.Thread(target=start, daemon=True, name="job-runner-start").start()
 
 
 def _configure_logging(level: str) -> None:
@@ -220,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    start_job_runner_soon(app.server)
     print(f"DUNE Run Control demo on http://{args.host}:{args.port}/  (users admin, shifter, viewer; "
           f"password from DEMO_PASSWORD, default 'demo')", flush=True)
     try:
