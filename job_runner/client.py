@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+from auth.actions import UserError
 from job_runner import wire
 
 log = logging.getLogger("runcontrol.jobs")
@@ -25,8 +26,8 @@ READY_TIMEOUT = 90.0  # importing the app and building it, on a loaded host
 REPLY_TIMEOUT = 30.0  # a fork and a pid
 
 
-class JobRunnerError(RuntimeError):
-    """The job was not started; the message says why, for the operator's toast."""
+class JobRunnerError(UserError):
+    """The job was not started (or may not have been): the message says why, in the operator's toast."""
 
 
 class RunnerClient:
@@ -97,6 +98,7 @@ class RunnerClient:
                 cwd=ROOT, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             ours.close()
+            log.error("cannot start the job runner: %s", exc)
             raise JobRunnerError(f"cannot start the job runner: {exc}") from None
         finally:
             theirs.close()
@@ -107,10 +109,10 @@ class RunnerClient:
             kind, value = wire.receive(ours)
             ours.settimeout(REPLY_TIMEOUT)
         except (OSError, wire.RunnerGone, wire.BadMessage) as exc:
-            self._discard()
-            raise JobRunnerError(f"the job runner did not start ({exc})") from None
+            kind, value = "error", str(exc)
         if kind != "ready":
             self._discard()
+            log.error("the job runner did not start: %s", value)
             raise JobRunnerError(f"the job runner did not start: {value}")
         log.info("job runner started (pid %d)", proc.pid)
         return proc.pid

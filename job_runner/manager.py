@@ -4,11 +4,15 @@ is started by the worker's job runner instead of being forked from the worker.""
 
 from __future__ import annotations
 
-from dash import DiskcacheManager
+from dash import DiskcacheManager, Patch
 
+from components.toasts import TOASTS, make_toast
 from job_runner.client import JobRunnerError, RunnerClient
 
 __all__ = ["JobRunnerError", "JobRunnerManager"]
+
+# The "pid" of a job that was never started: never running, never killed.
+NOT_STARTED = -1
 
 
 class JobRunnerManager(DiskcacheManager):
@@ -22,14 +26,26 @@ class JobRunnerManager(DiskcacheManager):
         if registry_key is None:
             raise JobRunnerError("this callback is not registered as a background callback")
         # dash hands the job an AttributeDict; a plain dict pickles without dash's class and is rebuilt the same.
-        return self._runner.start_job(registry_key, key, self._make_progress_key(key), args, dict(context))
+        try:
+            return self._runner.start_job(registry_key, key, self._make_progress_key(key), args, dict(context))
+        except JobRunnerError as exc:
+            # dash drops a background callback's toasts sent from the request: answer as a job that failed at
+            # once would, with its toast, so the operator reads why nothing happened.
+            self._finish_unstarted(key, str(exc))
+            return NOT_STARTED
+
+    def _finish_unstarted(self, key: str, reason: str) -> None:
+        toasts = Patch()
+        toasts.append(make_toast("Not done", f"{reason}. Nothing was sent.", "danger"))
+        self.handle.set(self._make_set_props_key(key), {TOASTS: {"children": toasts}}, expire=self.expire)
+        self.handle.set(key, {"_dash_no_update": "_dash_no_update"}, expire=self.expire)
 
     # The runner reaps a finished job at once, so its pid can vanish between two psutil calls (a forked job stayed
     # a zombie until the worker's next fork): dash's own versions would then fail the poll with NoSuchProcess.
     def terminate_job(self, job):
         import psutil
 
-        if job is None:
+        if job is None or int(job) <= 0:
             return
         with self.handle.transact():  # as dash does: one worker kills it
             try:
@@ -51,7 +67,7 @@ class JobRunnerManager(DiskcacheManager):
         import psutil
 
         try:
-            return bool(job) and psutil.Process(int(job)).status() != psutil.STATUS_ZOMBIE
+            return bool(job) and int(job) > 0 and psutil.Process(int(job)).status() != psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             return False
 

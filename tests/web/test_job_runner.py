@@ -117,3 +117,22 @@ def test_a_job_is_still_terminated_by_its_pid(sim_app, sim_services, simulator, 
     assert manager.job_running(job.pid)
     manager.terminate_job(job.pid)
     _wait(lambda: not manager.job_running(job.pid), "the job still runs", 5)
+
+
+def test_a_runner_that_cannot_start_is_a_plain_refusal_and_the_next_job_starts_one(
+        sim_app, sim_services, shifter, monkeypatch):
+    from job_runner import client as runner_client
+
+    monkeypatch.setattr(runner_client.sys, "executable", "/nonexistent/python")
+    headers = {"X-CSRFToken": csrf_token(shifter)}
+    key, spec = next((k, s) for k, s in server_callbacks(sim_app).items() if s["callback"].__name__ == "run_command")
+    pending = {"name": "conf", "fields": [], "disruptive": False, "session": ""}
+    body = body_for(key, spec, {f"{ui.RUN}.n_clicks": 1, f"{ui.PENDING}.data": pending,
+                                f"{ui.CONFIRM}.value": True, f"{ids.SESSION}.data": ""})
+    handle = _job_handle(shifter.post("/_dash-update-component", json=body, headers=headers))
+    answer = poll_job(shifter, body, headers, handle).get_data(as_text=True)  # at once: it never ran
+    assert "Not done" in answer and "cannot start the job runner" in answer and "Nothing was sent" in answer
+    assert _state(sim_services) == "initial"
+    monkeypatch.undo()
+    body, headers, handle = _start_conf(sim_app, shifter)
+    assert "done" in poll_job(shifter, body, headers, handle).get_data(as_text=True)
