@@ -10,7 +10,8 @@ alternating conf and scrap, each polled to its answer every 50 ms as the rendere
     request        the POST that starts a job, until its answer (the job handle)
     job start      from the POST to the job's first line of work (its "attempted" audit row, written by the job)
     result         from the POST to the polled answer
-    failed         jobs whose answer is not "done" (before the job runner: "Stream removed" and the like)
+    failed         jobs whose audit outcome is not "ok", or that did not answer within --timeout (before the job
+                   runner, jobs forked from this busy process failed with "Stream removed" or hung)
 
 Run: .venv/bin/python benchmarks/bench_jobs.py [--jobs 40] [--pollers 2]       (smoke: --jobs 6 --pollers 1)
 """
@@ -41,10 +42,12 @@ from simulator.run import SimulatorConfig, start_simulator  # noqa: E402
 COMMANDS = (("conf", False), ("scrap", True))
 
 
-def run_job(app, client, headers, key, spec, name, disruptive, services):
+def run_job(app, client, headers, key, spec, name, disruptive, services, timeout):
     pending = {"name": name, "fields": [], "disruptive": disruptive, "session": ""}
     body = body_for(key, spec, {f"{ui.RUN}.n_clicks": 1, f"{ui.PENDING}.data": pending,
                                 f"{ui.CONFIRM}.value": True, f"{ids.SESSION}.data": ""})
+    before = services.audit.query(action="controller", limit=1)
+    last_id = before[0].id if before else 0
     posted = datetime.now(UTC)
     start = time.perf_counter()
     response = client.post("/_dash-update-component", json=body, headers=headers)
@@ -52,12 +55,21 @@ def run_job(app, client, headers, key, spec, name, disruptive, services):
     handle = _job_handle(response)
     if handle is None:
         return request_ms, None, None, f"no job handle: {response.status_code}"
-    answer = poll_job(client, body, headers, handle)
+    try:
+        answer = poll_job(client, body, headers, handle, timeout)
+    except AssertionError:  # a job that hangs (forked with another thread's lock held) holds the root's lock
+        app._background_manager.terminate_job(handle["job"].split("~")[0])
+        for held in services.controller_locks.active():
+            services.controller_locks.release(held)
+        return request_ms, None, None, f"no answer in {timeout:g} s (killed, lock released)"
     result_ms = (time.perf_counter() - start) * 1000
-    [event] = services.audit.query(action="controller", limit=1)
+    events = [e for e in services.audit.query(action="controller", limit=1) if e.id > last_id]
+    if not events:
+        return request_ms, None, result_ms, "no audit event: the job died before its first line of work"
+    event = events[0]
     started_ms = (event.time.replace(tzinfo=UTC) - posted).total_seconds() * 1000
     toasts = json.dumps((answer.json or {}).get("sideUpdate", {}).get("toasts", ""))
-    error = None if "done" in toasts else (event.detail or toasts)[:160]
+    error = None if event.outcome == "ok" else f"{event.outcome}: {event.detail or toasts}"[:160]
     return request_ms, started_ms, result_ms, error
 
 
@@ -72,6 +84,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=40, help="jobs to run (default 40)")
     parser.add_argument("--pollers", type=int, default=2, help="threads sweeping the tree over gRPC (default 2)")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds a job may take (default 20)")
     args = parser.parse_args()
     if args.jobs < 2 or args.pollers < 0:
         parser.error("--jobs must be at least 2 and --pollers at least 0")
@@ -105,7 +118,7 @@ def main() -> int:
             rows = []
             for i in range(args.jobs):
                 name, disruptive = COMMANDS[i % 2]
-                rows.append(run_job(app, client, headers, key, spec, name, disruptive, services))
+                rows.append(run_job(app, client, headers, key, spec, name, disruptive, services, args.timeout))
         finally:
             stop.set()
             services.close()
