@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import diskcache
-from dash import DiskcacheManager
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -43,6 +42,7 @@ from callbacks import shell as shell_callbacks
 from callbacks import users as users_callbacks
 from callbacks.errors import on_callback_error
 from components.shell import shell
+from job_runner.manager import JobRunnerManager
 from pages import nav_items
 from services import Services
 from settings import Settings, SettingsError
@@ -121,6 +121,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     init_compression(server)
     static = init_static_cache(server, ASSETS)  # after compression: its hook must run first
 
+    # Transitions and sequences run as background jobs, forked by this worker's job runner (a fresh process that
+    # never uses gRPC), never by the worker. Every worker shares the results directory, and dash signs the job
+    # handles with SECRET_KEY, the same in every worker. A job's result key is the function and its arguments:
+    # two tabs sending the same click would share it and swap their answers, so each call gets a key of its own
+    # (results then expire after an hour instead of being deleted when read).
+    jobs = JobRunnerManager(diskcache.Cache(str(settings.data_dir / "jobs")), settings,
+                            cache_by=[lambda: secrets.token_hex(16)], expire=3600)
+    services.on_close(jobs.close)
+    server.extensions["runcontrol.jobs"] = jobs
     app = RunControlDash(
         __name__,
         server=server,
@@ -135,17 +144,29 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         enable_mcp=False,
         health_endpoint=None,
         websocket_callbacks=False,
-        # Transitions and sequences run as background jobs (forked processes): every worker shares the directory,
-        # and dash signs the job handles with SECRET_KEY, the same in every worker. A job's result key is the
-        # function and its arguments: two tabs sending the same click would share it and swap their answers, so
-        # each call gets a key of its own (results then expire after an hour instead of being deleted when read).
-        background_callback_manager=DiskcacheManager(diskcache.Cache(str(settings.data_dir / "jobs")),
-                                                     cache_by=[lambda: secrets.token_hex(16)], expire=3600),
+        background_callback_manager=jobs,
     )
     app.layout = shell(nav_items(), settings.demo)
     for module in CALLBACK_MODULES:
         module.register(app, services)
     return app
+
+
+def start_job_runner_soon(server: Flask) -> None:
+    """Start this process's job runner in the background (gunicorn's post_worker_init and the demo call it), so
+    an operator's first transition does not wait the second or so it takes to build; without this call the first
+    job starts it. A runner that fails to start is reported by the first job's toast."""
+    import threading
+
+    jobs = server.extensions["runcontrol.jobs"]
+
+    def start():
+        try:
+            jobs.start_runner()
+        except Exception:  # noqa: BLE001 - the next job retries and tells the operator
+            logging.getLogger("runcontrol.jobs").exception("the job runner did not start")
+
+    threading.Thread(target=start, daemon=True, name="job-runner-start").start()
 
 
 def _configure_logging(level: str) -> None:
@@ -217,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    start_job_runner_soon(app.server)
     print(f"DUNE Run Control demo on http://{args.host}:{args.port}/  (users admin, shifter, viewer; "
           f"password from DEMO_PASSWORD, default 'demo')", flush=True)
     try:

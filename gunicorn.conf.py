@@ -31,3 +31,11 @@ def on_starting(server):
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def post_worker_init(worker):
+    """Each worker starts its job runner (`python -m job_runner`, which forks the background jobs) now rather than
+    at the first transition."""
+    from app import start_job_runner_soon
+
+    start_job_runner_soon(worker.wsgi)

@@ -5,7 +5,8 @@ Tests build their own (a fresh database, later a simulator) and pass them to `cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from auth.permissions import DEFAULT_ROLES, DEMO_USERS, PERMISSIONS
@@ -36,6 +37,8 @@ class Services:
     controller_locks: ControllerLocks
     acks: AckStore
     boot_configs: BootConfigStore
+    # what close() also stops (the app's job runner); a list per instance, filled by create_app
+    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -68,8 +71,13 @@ class Services:
         if self.settings.demo:
             seed_demo_users(self.users, self.settings.demo_password)
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
     def close(self) -> None:
-        """Stop the pollers and release the database (tests build many apps in one process)."""
+        """Stop the pollers and the job runner, release the database (tests build many apps in one process)."""
+        for closer in self._closers:
+            closer()
         self.process_feed.close()
         self.controller_feeds.close()
         self.db.dispose()
