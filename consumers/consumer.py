@@ -413,6 +413,9 @@ class MessageConsumer:
         consumer = self._consumer
         if consumer is None:
             return
+        # Closing (also after an exception in run()): a batch still being retried is given up after its current
+        # attempt, uncommitted, so that run() returns even while the database is down.
+        self._stopping.set()
         try:
             self._finish_inflight()
             if self._writer is not None:
