@@ -118,7 +118,7 @@ def test_surrender_clears_the_actor_of_that_controller_only(sim_app, shifter, si
     assert sim_services.audit.query(action="controller.surrender_control")[0].outcome == "ok"
 
 
-@pytest.mark.parametrize("simulator", ["0.8"], indirect=True)  # 0.11 goes through the root: test_controller_011_callbacks
+@pytest.mark.parametrize("simulator", ["0.8"], indirect=True)  # 0.11: through the root (test_controller_011_*)
 def test_exclude_then_include_a_segment_on_its_own_address(sim_app, shifter, simulator, sim_services):
     go(sim_app, shifter, cp.GO_CONTROL, {"action": "take", "path": ROOT, "n": 1})
     asked = ask(sim_app, shifter, cp.EXCLUDE, SEG)["response"]
