@@ -18,6 +18,7 @@ endpoint stops answering, so a server upgraded in place is detected again.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import grpc
@@ -37,11 +38,27 @@ def check_schema(value: str) -> str:
 
 
 class LayoutCache:
-    """endpoint address → detected layout, shared by every client a DruncBackends makes (thread-safe)."""
+    """endpoint address → detected layout, shared by every client a DruncBackends makes (thread-safe). Also
+    holds what a tree's `describe` said (`described`), which changes only when the tree does."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._known: dict[str, str] = {}
+        self._described: dict[str, tuple[float, object]] = {}
+
+    def described(self, address: str, max_age: float):
+        """What `remember_description` kept for `address`, if younger than `max_age` seconds, else None."""
+        with self._lock:
+            kept = self._described.get(normalise_address(address))
+        return kept[1] if kept and time.monotonic() - kept[0] < max_age else None
+
+    def remember_description(self, address: str, value) -> None:
+        with self._lock:
+            self._described[normalise_address(address)] = (time.monotonic(), value)
+
+    def forget_description(self, address: str) -> None:
+        with self._lock:
+            self._described.pop(normalise_address(address), None)
 
     def get(self, address: str) -> str | None:
         with self._lock:
@@ -54,6 +71,7 @@ class LayoutCache:
     def forget(self, address: str) -> None:
         with self._lock:
             self._known.pop(normalise_address(address), None)
+            self._described.pop(normalise_address(address), None)
 
     def snapshot(self) -> dict[str, str]:
         with self._lock:

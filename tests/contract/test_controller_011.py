@@ -139,3 +139,37 @@ def test_python_m_simulator_serves_0_11(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
+
+
+@pytest.mark.parametrize("layout", ["0.8", "0.11"])
+def test_tree_reuses_its_describe_until_a_node_it_did_not_name_appears(tmp_path, layout):
+    """`describe` is relayed through the whole tree (half a sweep at 1,000 nodes on 0.11) and names only kinds and
+    endpoints: `tree()` reuses it, and asks again as soon as the tree shows a node it did not name."""
+    from drunc_client.controller import ControllerClient
+    from drunc_client.layouts import LayoutCache
+    from simulator.controller import ApplicationNode
+
+    s = start_simulator(SimulatorConfig(segments=1, apps=1, schema=layout, log_dir=tmp_path / "logs"))
+    try:
+        cache, calls = LayoutCache(), []
+
+        def client():
+            c = ControllerClient(s.addresses["controller"], "probe", child_addresses=s.controller_addresses,
+                                 layouts=cache)
+            original = c.describe
+            c.describe = lambda: calls.append(1) or original()
+            return c
+
+        client().tree()
+        client().tree()
+        assert len(calls) == 1
+        if layout == "0.11":  # the 0.11 facades fix the tree at start; the rule is the same code on both layouts
+            return
+        segment = s.root.find("segment-controller-0")
+        segment.add_child(ApplicationNode("segment-controller-0-app-new", session=segment.session))
+        assert "segment-controller-0-app-new" in [n.name for n in client().tree().walk()]
+        assert len(calls) == 1  # the new node is shown at once, as an application; the next sweep asks again
+        kinds = {n.name: n.kind for n in client().tree().walk()}
+        assert len(calls) == 2 and kinds["segment-controller-0-app-new"] == "application"
+    finally:
+        s.stop(0)
