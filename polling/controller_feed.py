@@ -341,14 +341,19 @@ class ControllerFeeds:
             return until < now + DEMAND_HOLD / 2 and (until > now or s in demand or room > 0)
 
         if any(lapsing(s) for s in sessions):
-            with self.cache.transact():
-                demand = self.cache.get(DEMAND_KEY) or {}
-                live = {s: {p: u for p, u in periods.items() if u > now} for s, periods in demand.items()}
-                live = {s: periods for s, periods in live.items() if periods}
-                for session in sessions:
-                    if session in live or len(live) < MAX_SESSIONS:
-                        live.setdefault(session, {})[period] = now + max(DEMAND_HOLD, 3 * period)
-                self.cache.set(DEMAND_KEY, live)
+            try:
+                with self.cache.transact():
+                    demand = self.cache.get(DEMAND_KEY) or {}
+                    live = {s: {p: u for p, u in periods.items() if u > now} for s, periods in demand.items()}
+                    live = {s: periods for s, periods in live.items() if periods}
+                    for session in sessions:
+                        if session in live or len(live) < MAX_SESSIONS:
+                            live.setdefault(session, {})[period] = now + max(DEMAND_HOLD, 3 * period)
+                    self.cache.set(DEMAND_KEY, live)
+            except diskcache.Timeout:
+                # the shared cache stayed locked for its whole timeout (a disk stalled under load): the demand is
+                # renewed by this tab's next tick, long before it lapses; this tick still shows what is stored
+                log.warning("demand for %s not recorded: the shared cache is busy", ", ".join(sessions))
         if not self.service_running():
             self._ensure_thread()
 
