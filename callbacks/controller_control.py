@@ -162,7 +162,7 @@ def register(app, services) -> None:
         node = vm.node_by_path(nodes, path or "")
         flags = _buttons_state(node, user, lock.text() if lock else "", _can("controller.take_control"),
                                _can("controller.command"), nodes[0] if snap.targeted and nodes else None)
-        entries = vm.errors(nodes)
+        entries = vm.errors(nodes, snap.targeted)
         # a digest, not the text: the store goes back to the server with every tick (1,000 nodes: ~150 KB of repr)
         signature = hashlib.sha1(repr((path, flags, [
             (n["path"], n.get("in_charge"), n.get("included"), n.get("in_error"), n.get("unreachable"),

@@ -1,6 +1,6 @@
 """Control (who is in charge of each controller, take control, surrender), include/exclude of a node on its own
-controller, and the nodes in error with the recovery drunc 0.10.x allows. Contents and behaviour:
-callbacks/controller_control.py; these are the frames and ids."""
+controller, and the nodes in error with the recovery drunc allows (0.10.x, or a 0.11 root addressing the node).
+Contents and behaviour: callbacks/controller_control.py; these are the frames and ids."""
 
 from __future__ import annotations
 

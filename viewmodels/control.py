@@ -214,31 +214,37 @@ class ErrorEntry:
     exclude_name: str
 
 
-def errors(nodes) -> list[ErrorEntry]:
+def errors(nodes, targeted: bool = False) -> list[ErrorEntry]:
     """Nodes in error (deepest cause first within the tree order is not guessed: tree order), with what drunc
-    0.10.x allows: no rpc clears an error; restart the node's process, or exclude it (its own controller for a
-    controller, the controller above for an application)."""
+    allows: no rpc clears an error; restart the node's process, or exclude it. drunc 0.10.x (`targeted` False)
+    excludes a controller on its own address, so an application goes with the controller above it; a 0.11 root
+    (`targeted`) addresses any node below it, so the node itself is excluded through the root."""
     out = []
+    release = "drunc 0.13.x" if targeted else "drunc 0.10.x"
     for n in nodes:
         if not (n.get("in_error") or n.get("unreachable")):
             continue
         name = n.get("name", "")
         what = "unreachable" if n.get("unreachable") else "in error"
-        if n.get("kind") == "controller":
+        if targeted or n.get("kind") == "controller":
             target = n
         else:
             target = node_by_path(nodes, n.get("parent", ""))
-        ex_path = target.get("path", "") if target and target.get("included", True) and target.get("address") \
+        reachable = targeted or bool(target and target.get("address"))
+        ex_path = target.get("path", "") if target and target.get("included", True) and reachable \
             and target.get("depth", 0) > 0 else ""
         ex_name = target.get("name", "") if ex_path else ""
-        steps = [f"No drunc 0.10.x command clears an error: {name} refuses every transition until its process is "
+        steps = [f"No {release} command clears an error: {name} refuses every transition until its process is "
                  f"restarted."]
         if n.get("unreachable"):
             steps = [f"{name} does not answer: check its process."]
         steps.append(f"Restart the process {name} in the Process Manager")
         if ex_path:
-            steps[-1] += f", or exclude {ex_name}" + (" (the controller above it, with all its applications)"
-                                                      if n.get("kind") != "controller" else "")
+            if targeted:
+                steps[-1] += f", or exclude {ex_name} (through the root, which stays out of error)"
+            else:
+                steps[-1] += f", or exclude {ex_name}" + (" (the controller above it, with all its applications)"
+                                                          if n.get("kind") != "controller" else "")
             steps[-1] += " to carry on without it"
         steps[-1] += "."
         out.append(ErrorEntry(n.get("path", ""), name, n.get("kind", ""), what, " ".join(steps),

@@ -70,6 +70,14 @@ def test_errors_say_the_recovery_plainly():
     assert vm.errors(NODES) == []
 
 
+def test_on_a_011_root_the_node_in_error_itself_is_excluded_through_the_root():
+    broken = [dict(n, in_error=True) if n["path"] == "root/seg-0/app-1" else n for n in NODES]
+    [app] = vm.errors(broken, targeted=True)
+    assert app.exclude_path == "root/seg-0/app-1" and app.exclude_name == "app-1"
+    assert "No drunc 0.13.x command clears an error" in app.recovery
+    assert "or exclude app-1 (through the root, which stays out of error)" in app.recovery
+
+
 def test_timeline_parses_broadcasts_and_builds_segments():
     t0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
     msgs = [SimpleNamespace(id=i, time=t0 + timedelta(seconds=10 * i), source="root", text=text)
