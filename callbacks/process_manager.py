@@ -153,6 +153,21 @@ def register(app, services) -> None:
         Input(ids.URL_SYNC, "data"),
     )
     app.clientside_callback(
+        """function(rows, current, link) {
+            // once: the first rows are in and the grid lost the link's filters (dash-ag-grid#430)
+            var skip = window.dash_clientside.no_update;
+            if (!link || !rows || rows.length === 0) { return [skip, skip]; }
+            var empty = !current || Object.keys(current).length === 0;
+            return [empty ? link : skip, null];
+        }""",
+        Output(ids.GRID, "filterModel"),
+        Output(ids.LINK_FILTER, "data"),
+        Input(ids.GRID, "rowData"),
+        State(ids.GRID, "filterModel"),
+        State(ids.LINK_FILTER, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
         f"""function(refresh) {{
             return refresh === '5' ? 5000 : (refresh === '0' ? {ids.PAUSED_MS} : 1000);
         }}""",

@@ -28,6 +28,7 @@ COUNT = "pm-count"
 SHOWN = "pm-shown"
 BANNER = "pm-banner"
 URL_SYNC = "pm-url-sync"
+LINK_FILTER = "pm-link-filter"  # the link's column filters, applied again once the first rows are in
 PERMS = "pm-perms"
 SELECTED = "pm-selected"
 
@@ -95,7 +96,10 @@ def process_grid(can_read_logs: bool, view: ViewState) -> html.Div:
         },
         filterModel=view.filter_model,  # from the link; later changes are written back to it
     )
-    return html.Div(grid, id=GRID_WRAP, className="rc-grid-wrap")
+    # dash-ag-grid can drop a filterModel given before the grid has rows (plotly/dash-ag-grid#430): the link's
+    # filters are kept here too, and re-applied when the first rows arrive (callbacks/process_manager.py)
+    link_filter = dcc.Store(id=LINK_FILTER, data=view.filter_model or None)
+    return html.Div([grid, link_filter], id=GRID_WRAP, className="rc-grid-wrap")
 
 
 def refresh_picker(refresh: str) -> html.Div:
