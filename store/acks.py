@@ -63,13 +63,7 @@ class AckStore:
                 if moment is None:
                     return 0
                 bound = tuple_(_M.c.time, _M.c.id) <= tuple_(*_key(moment, int(until)))
-            # The partial index of unacknowledged alarms holds exactly the candidates.
-            ids = list(conn.scalars(select(_M.c.id).where(_M.c.severity.in_(ALARM_LEVELS),
-                                                          _M.c.acked_at.is_(None), bound)))
-            done = 0
-            for i in range(0, len(ids), CHUNK):
-                done += self._mark(conn, ids[i:i + CHUNK], user, now)
-        return done
+            return self._acknowledge_where(conn, bound, user, now)
 
     def acknowledge_stored(self, upto_id: int, user: str) -> int:
         """Acknowledge every unacknowledged ERROR and FATAL stored up to id `upto_id` (the newest id when the
@@ -77,12 +71,13 @@ class AckStore:
         miss an alarm counted before a message timed earlier, or take one stored later but timed earlier."""
         user, now = clean(user, 64), utcnow()
         with self.db.engine.begin() as conn:
-            ids = list(conn.scalars(select(_M.c.id).where(_M.c.severity.in_(ALARM_LEVELS), _M.c.acked_at.is_(None),
-                                                          _M.c.id <= int(upto_id))))
-            done = 0
-            for i in range(0, len(ids), CHUNK):
-                done += self._mark(conn, ids[i:i + CHUNK], user, now)
-        return done
+            return self._acknowledge_where(conn, _M.c.id <= int(upto_id), user, now)
+
+    def _acknowledge_where(self, conn, bound, user: str, now: datetime) -> int:
+        # The partial index of unacknowledged alarms holds exactly the candidates.
+        ids = list(conn.scalars(select(_M.c.id).where(_M.c.severity.in_(ALARM_LEVELS), _M.c.acked_at.is_(None),
+                                                      bound)))
+        return sum(self._mark(conn, ids[i:i + CHUNK], user, now) for i in range(0, len(ids), CHUNK))
 
     def _mark(self, conn, ids: list[int], user: str, now: datetime) -> int:
         if not ids:
