@@ -31,7 +31,6 @@ from components import controller_ids as ids
 from components import fsm_panel as ui
 from drunc_client.controller import SEQUENCES, SequenceStep
 from drunc_client.errors import DruncError, NotInControl
-from drunc_client.transport import reset_channels
 from polling.fsm_cache import FsmCache, FsmNotRead
 from viewmodels.control import node_by_path, subtree
 from viewmodels.fsm import (
@@ -312,7 +311,6 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def run_command(note, run_clicks, pending, values, confirmed, session):
-        reset_channels()  # a forked job: the parent's gRPC channels must not be used here
         if not run_clicks:
             note.skip = True  # not a click: nothing happened
             return no_update, no_update

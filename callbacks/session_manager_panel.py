@@ -23,7 +23,6 @@ from auth.shapes import In, St, clicks, integer, record, text
 from callbacks.notify import notify
 from components import sessions_page as ui
 from drunc_client.errors import DruncError
-from drunc_client.transport import reset_channels
 from viewmodels import session_manager as vm
 
 READ_TTL = 10.0
@@ -38,7 +37,7 @@ def read_session_manager(services, user: str) -> dict:
     drunc = services.drunc
     read_at = datetime.now(UTC).strftime("%H:%M:%S")
     address = drunc.session_manager_url
-    forced = drunc.schema in ("0.8", "0.11")
+    forced = drunc.schema_forced
     if not address:
         return vm.build_state("", None, forced, None, None, None, read_at)
     client = drunc.session_manager(user)
@@ -140,7 +139,6 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def start_session(note, _n, plan):
-        reset_channels()  # a forked job: the parent's gRPC channels must not be used here
         plan = plan or {}
         note.target = str(plan.get("name") or "")
         note.arguments = {"configuration": str(plan.get("configuration") or "")}
@@ -205,7 +203,6 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def stop_session(note, _n, plan):
-        reset_channels()  # a forked job: the parent's gRPC channels must not be used here
         plan = plan or {}
         note.target = str(plan.get("session") or "")
         user = _user()

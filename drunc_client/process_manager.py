@@ -218,7 +218,7 @@ class ProcessManagerClient:
 
     @property
     def _stub(self) -> pm_grpc.ProcessManagerStub:
-        return pm_grpc.ProcessManagerStub(channel(self.address))  # channel() survives reset_channels()
+        return pm_grpc.ProcessManagerStub(channel(self.address))
 
     def _call(self, rpc: str, payload=None, result=None, timeout: float | None = None):
         response = self.endpoint.call(getattr(self._stub, rpc), rpc, payload, timeout=timeout)

@@ -99,7 +99,6 @@ class SessionManagerClient:
         return self.endpoint.address
 
     def _stub(self) -> session_manager_pb2_grpc.SessionManagerStub:
-        # Built per call on the shared channel, so that transport.reset_channels() after a fork takes effect.
         return session_manager_pb2_grpc.SessionManagerStub(channel(self.endpoint.address))
 
     def _call(self, rpc: str, payload=None) -> request_response_pb2.Response:

@@ -1,8 +1,8 @@
 """The gRPC plumbing every service adapter shares: channels, tokens, envelopes, deadlines, error mapping.
 
 One channel per address per process, created lazily and reused by every thread (gRPC channels are
-thread-safe). After a fork (gunicorn workers, background callbacks) call `reset_channels()`: channels must
-not cross a fork.
+thread-safe). Channels never cross a fork: gunicorn workers build the app after forking, and background jobs
+are forked by the job runner, which never opens one (job_runner/).
 """
 
 from __future__ import annotations
@@ -56,12 +56,6 @@ def channel(address: str) -> grpc.Channel:
             )
             _channels[address] = ch
         return ch
-
-
-def reset_channels() -> None:
-    """Forget every channel without closing it (closing would touch the parent's sockets after a fork)."""
-    with _lock:
-        _channels.clear()
 
 
 def close_channels() -> None:
