@@ -81,7 +81,7 @@ def backend_items(services, got, probed: dict) -> list[tuple[str, str, str]]:
     """(backend, status colour, text) of the backends that are not a session's root, cheap enough for every tick:
     their texts are part of what an unchanged tick compares."""
     state = got.state
-    forced = services.drunc.schema in ("0.8", "0.11")
+    forced = services.drunc.schema_forced
     items = []
     if services.process_feed.configured:
         if state is None:
@@ -176,7 +176,7 @@ def register(app, services) -> None:
         roots = root_addresses(got)
         probed = probed_health(services, roots.values())
         backends = backend_items(services, got, probed)
-        forced = services.drunc.schema in ("0.8", "0.11")
+        forced = services.drunc.schema_forced
         schemas = {name: layouts_vm.short_text((probed.get("roots") or {}).get(address), forced)
                    for name, address in roots.items()}
         signature = vm.signature([got.mark, backends, schemas])

@@ -21,7 +21,7 @@ from drunc_client.connectivity import (
     ControllerResolver,
 )
 from drunc_client.errors import DruncError, NotRegistered
-from drunc_client.layouts import LayoutCache, check_schema
+from drunc_client.layouts import V011, V08, LayoutCache, check_schema
 
 HEALTH_TIMEOUT = 1.0
 HEALTH_USER = "runcontrol-health"
@@ -70,6 +70,11 @@ class DruncBackends:
         if self.csc_url and self.resolver is None:
             object.__setattr__(self, "resolver",
                                ControllerResolver(ConnectivityClient(self.csc_url), self.resolve_period))
+
+    @property
+    def schema_forced(self) -> bool:
+        """DRUNC_SCHEMA names a layout (the pages say "forced"), instead of detecting it per endpoint."""
+        return self.schema in (V08, V011)
 
     def process_manager(self, user_name: str, timeout: float | None = None):
         from drunc_client.process_manager import ProcessManagerClient

@@ -5,7 +5,6 @@ from __future__ import annotations
 LAYOUTS = {"0.8": "druncschema 0.8 (drunc 0.10.x)", "0.11": "druncschema 0.11 (drunc 0.13.2 / 0.14.0)"}
 
 
-
 def layout_text(layout: str | None, forced: bool = False) -> str:
     if not layout:
         return "druncschema layout unknown"
